@@ -1,0 +1,330 @@
+import { z } from 'zod';
+import { ACCESS_LEVELS, TOOLSETS } from '../tools/define.js';
+
+/**
+ * Every setting pgmcp knows, in one table: its path in the config object, its environment variable, its flag,
+ * its type and default. The resolver, the CLI flags and the README's configuration reference all read this table.
+ */
+export type SettingType = 'string' | 'int' | 'duration' | 'bool' | 'list' | 'enum';
+
+export interface Setting {
+  /** Dotted path in the resolved config object (and in the config file). */
+  key: string;
+  env?: string;
+  flag?: string;
+  type: SettingType;
+  values?: readonly string[];
+  default?: unknown;
+  secret?: boolean;
+  min?: number;
+  max?: number;
+  description: string;
+}
+
+const duration = (key: string, env: string, def: number, description: string, flag?: string): Setting => ({
+  key,
+  env,
+  type: 'duration',
+  default: def,
+  description,
+  ...(flag ? { flag } : {}),
+});
+
+export const SETTINGS: readonly Setting[] = [
+  // connection
+  {
+    key: 'connection.url',
+    env: 'DATABASE_URL',
+    flag: '--database-url',
+    type: 'string',
+    secret: true,
+    description: 'PostgreSQL connection URL; PG* variables fill what it leaves out',
+  },
+  { key: 'connection.host', env: 'PGHOST', type: 'string', description: 'Server host name or socket directory' },
+  { key: 'connection.port', env: 'PGPORT', type: 'int', min: 1, max: 65535, description: 'Server port' },
+  { key: 'connection.user', env: 'PGUSER', type: 'string', description: 'Login role' },
+  { key: 'connection.password', env: 'PGPASSWORD', type: 'string', secret: true, description: 'Password' },
+  { key: 'connection.database', env: 'PGDATABASE', type: 'string', description: 'Default database' },
+  {
+    key: 'connection.sslmode',
+    env: 'PGSSLMODE',
+    type: 'enum',
+    values: ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'],
+    description: 'TLS mode (libpq names)',
+  },
+  { key: 'connection.passfile', env: 'PGPASSFILE', type: 'string', description: 'Password file (libpq format)' },
+  {
+    key: 'adminUrl',
+    env: 'PGMCP_ADMIN_URL',
+    type: 'string',
+    secret: true,
+    description: 'A second, more privileged login used only by admin-level actions',
+  },
+  // access
+  {
+    key: 'access',
+    env: 'PGMCP_ACCESS',
+    flag: '--access',
+    type: 'enum',
+    values: ACCESS_LEVELS,
+    default: 'read',
+    description: 'Access level: read, write or admin',
+  },
+  {
+    key: 'toolsets',
+    env: 'PGMCP_TOOLSETS',
+    flag: '--toolsets',
+    type: 'list',
+    values: TOOLSETS,
+    default: [...TOOLSETS],
+    description: 'Enabled toolsets (comma list)',
+  },
+  {
+    key: 'confirm',
+    env: 'PGMCP_CONFIRM',
+    type: 'bool',
+    default: true,
+    description: 'Ask for confirmation of destructive actions; turning it off is warned about at start-up',
+  },
+  // limits
+  {
+    key: 'limits.defaultRows',
+    env: 'PGMCP_DEFAULT_ROWS',
+    type: 'int',
+    min: 1,
+    default: 100,
+    description: 'Rows returned per call when `limit` is not given',
+  },
+  {
+    key: 'limits.maxRows',
+    env: 'PGMCP_MAX_ROWS',
+    flag: '--max-rows',
+    type: 'int',
+    min: 1,
+    default: 10000,
+    description: 'Largest `limit` a call may ask for',
+  },
+  {
+    key: 'limits.cellBytes',
+    env: 'PGMCP_CELL_BYTES',
+    type: 'int',
+    min: 64,
+    default: 8192,
+    description: 'Cap on one cell value; longer values are cut and marked',
+  },
+  {
+    key: 'limits.resultBytes',
+    env: 'PGMCP_RESULT_BYTES',
+    type: 'int',
+    min: 1024,
+    default: 1048576,
+    description: 'Cap on the rows of one result; the page ends early and says so',
+  },
+  duration('limits.statementTimeoutMs', 'PGMCP_STATEMENT_TIMEOUT', 30000, 'statement_timeout of tool statements', '--statement-timeout'),
+  duration('limits.lockTimeoutMs', 'PGMCP_LOCK_TIMEOUT', 5000, 'lock_timeout of tool statements'),
+  duration('limits.txIdleTimeoutMs', 'PGMCP_TX_IDLE_TIMEOUT', 300000, 'Open transactions idle this long are rolled back'),
+  {
+    key: 'limits.txPerSession',
+    env: 'PGMCP_TX_PER_SESSION',
+    type: 'int',
+    min: 1,
+    default: 3,
+    description: 'Open transactions per MCP session',
+  },
+  {
+    key: 'limits.txTotal',
+    env: 'PGMCP_TX_TOTAL',
+    type: 'int',
+    min: 1,
+    default: 20,
+    description: 'Open transactions across all sessions',
+  },
+  {
+    key: 'limits.poolSize',
+    env: 'PGMCP_POOL_SIZE',
+    type: 'int',
+    min: 1,
+    default: 10,
+    description: 'Connections per database pool',
+  },
+  {
+    key: 'limits.maxPools',
+    env: 'PGMCP_MAX_POOLS',
+    type: 'int',
+    min: 1,
+    default: 8,
+    description: 'Databases with an open pool at once (least recently used closed first)',
+  },
+  duration('limits.connectTimeoutMs', 'PGMCP_CONNECT_TIMEOUT', 10000, 'Timeout for opening a connection'),
+  // cluster
+  {
+    key: 'cluster.patroniUrls',
+    env: 'PGMCP_PATRONI_URLS',
+    type: 'list',
+    default: [],
+    description: 'Patroni REST API URLs of the members (comma list)',
+  },
+  { key: 'cluster.patroniUser', env: 'PGMCP_PATRONI_USER', type: 'string', description: 'Patroni REST user' },
+  {
+    key: 'cluster.patroniPassword',
+    env: 'PGMCP_PATRONI_PASSWORD',
+    type: 'string',
+    secret: true,
+    description: 'Patroni REST password',
+  },
+  {
+    key: 'cluster.haproxy',
+    env: 'PGMCP_HAPROXY',
+    type: 'string',
+    secret: true,
+    description: 'HAProxy stats URL or runtime-API socket path',
+  },
+  {
+    key: 'cluster.pgbouncerUrl',
+    env: 'PGMCP_PGBOUNCER_URL',
+    type: 'string',
+    secret: true,
+    description: 'PgBouncer admin console URL (database pgbouncer)',
+  },
+  // http
+  {
+    key: 'transport',
+    env: 'PGMCP_TRANSPORT',
+    flag: '--transport',
+    type: 'enum',
+    values: ['stdio', 'http'],
+    default: 'stdio',
+    description: 'MCP transport',
+  },
+  {
+    key: 'http.host',
+    env: 'PGMCP_HTTP_HOST',
+    flag: '--host',
+    type: 'string',
+    default: '127.0.0.1',
+    description: 'HTTP bind address',
+  },
+  {
+    key: 'http.port',
+    env: 'PGMCP_HTTP_PORT',
+    flag: '--port',
+    type: 'int',
+    min: 0,
+    max: 65535,
+    default: 3000,
+    description: 'HTTP port',
+  },
+  {
+    key: 'http.allowedOrigins',
+    env: 'PGMCP_ALLOWED_ORIGINS',
+    type: 'list',
+    default: [],
+    description: 'Origins allowed to call the HTTP endpoint (comma list)',
+  },
+  {
+    key: 'http.allowedHosts',
+    env: 'PGMCP_ALLOWED_HOSTS',
+    type: 'list',
+    default: [],
+    description: 'Host header values accepted besides loopback names (comma list)',
+  },
+  {
+    key: 'http.tokensFile',
+    env: 'PGMCP_TOKENS_FILE',
+    type: 'string',
+    description: 'Bearer tokens file (names, hashed secrets, scopes, databases)',
+  },
+  {
+    key: 'http.trustIdentityHeaders',
+    env: 'PGMCP_TRUST_IDENTITY_HEADERS',
+    type: 'bool',
+    default: false,
+    description: 'Trust private-network identity headers (e.g. Tailscale-User-Login) from loopback',
+  },
+  {
+    key: 'http.allowUnauthenticated',
+    env: 'PGMCP_ALLOW_UNAUTHENTICATED',
+    flag: '--allow-unauthenticated',
+    type: 'bool',
+    default: false,
+    description: 'Allow a non-loopback bind without tokens',
+  },
+  {
+    key: 'http.bodyLimitBytes',
+    env: 'PGMCP_BODY_LIMIT',
+    type: 'int',
+    min: 1024,
+    default: 1048576,
+    description: 'Largest HTTP request body',
+  },
+  // logging and audit
+  {
+    key: 'log.level',
+    env: 'PGMCP_LOG_LEVEL',
+    flag: '--log-level',
+    type: 'enum',
+    values: ['debug', 'info', 'warn', 'error', 'silent'],
+    default: 'info',
+    description: 'Log level (logs go to stderr)',
+  },
+  {
+    key: 'audit.file',
+    env: 'PGMCP_AUDIT_FILE',
+    type: 'string',
+    description: 'Append audit lines here instead of stderr',
+  },
+];
+
+/** The zod schema of the resolved configuration. */
+export const ConfigSchema = z.object({
+  connection: z.object({
+    url: z.string().optional(),
+    host: z.string().optional(),
+    port: z.number().int().optional(),
+    user: z.string().optional(),
+    password: z.string().optional(),
+    database: z.string().optional(),
+    sslmode: z.string().optional(),
+    passfile: z.string().optional(),
+  }),
+  adminUrl: z.string().optional(),
+  access: z.enum(ACCESS_LEVELS),
+  toolsets: z.array(z.enum(TOOLSETS)),
+  confirm: z.boolean(),
+  limits: z.object({
+    defaultRows: z.number().int(),
+    maxRows: z.number().int(),
+    cellBytes: z.number().int(),
+    resultBytes: z.number().int(),
+    statementTimeoutMs: z.number().int(),
+    lockTimeoutMs: z.number().int(),
+    txIdleTimeoutMs: z.number().int(),
+    txPerSession: z.number().int(),
+    txTotal: z.number().int(),
+    poolSize: z.number().int(),
+    maxPools: z.number().int(),
+    connectTimeoutMs: z.number().int(),
+  }),
+  cluster: z.object({
+    patroniUrls: z.array(z.string()),
+    patroniUser: z.string().optional(),
+    patroniPassword: z.string().optional(),
+    haproxy: z.string().optional(),
+    pgbouncerUrl: z.string().optional(),
+  }),
+  transport: z.enum(['stdio', 'http']),
+  http: z.object({
+    host: z.string(),
+    port: z.number().int(),
+    allowedOrigins: z.array(z.string()),
+    allowedHosts: z.array(z.string()),
+    tokensFile: z.string().optional(),
+    trustIdentityHeaders: z.boolean(),
+    allowUnauthenticated: z.boolean(),
+    bodyLimitBytes: z.number().int(),
+  }),
+  log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']) }),
+  audit: z.object({ file: z.string().optional() }),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;

@@ -1,0 +1,25 @@
+import type { Config } from '../config/settings.js';
+import type { PoolManager } from '../db/pools.js';
+import type { Logger } from '../log.js';
+
+/** Who is calling: the MCP session and, over HTTP, the authenticated identity. */
+export interface Caller {
+  sessionId: string;
+  /** Token name or identity header; `local` for stdio. */
+  identity: string;
+  /** Databases this caller may use; undefined = any. */
+  databases?: readonly string[];
+}
+
+/** Everything a tool handler may use. */
+export interface ToolContext {
+  config: Config;
+  pools: PoolManager;
+  log: Logger;
+  caller: Caller;
+  signal: AbortSignal;
+  /** Sends an MCP progress notification when the client asked for progress; otherwise does nothing. */
+  progress: (progress: number, total?: number, message?: string) => Promise<void>;
+  /** Removes every configured secret from a text before it leaves the server. */
+  redact: (text: string) => string;
+}
