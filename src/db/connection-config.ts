@@ -1,5 +1,5 @@
 import type { ClientConfig } from 'pg';
-import { parse } from 'pg-connection-string';
+import { type ConnectionOptions, parse } from 'pg-connection-string';
 import type { Config } from '../config/settings.js';
 
 function sslFor(mode: string | undefined): ClientConfig['ssl'] {
@@ -23,7 +23,7 @@ function sslFor(mode: string | undefined): ClientConfig['ssl'] {
 export function clientConfigFor(config: Config, opts: { database?: string; url?: string } = {}): ClientConfig {
   const c = config.connection;
   const url = opts.url ?? c.url;
-  const fromUrl = url ? parse(url) : {};
+  const fromUrl: Partial<ConnectionOptions> = url ? parse(url) : {};
   const sslmode = (fromUrl as { sslmode?: string }).sslmode ?? c.sslmode;
   const port = fromUrl.port ? Number(fromUrl.port) : c.port;
   const out: ClientConfig = {

@@ -42,6 +42,10 @@ export class PoolManager {
     const pool = new pg.Pool({
       ...clientConfigFor(this.config, { database: db, ...(url ? { url } : {}) }),
       max: this.config.limits.poolSize,
+      // Server-side limits from the first packet: a runaway statement or a forgotten transaction ends on the server.
+      statement_timeout: this.config.limits.statementTimeoutMs,
+      lock_timeout: this.config.limits.lockTimeoutMs,
+      idle_in_transaction_session_timeout: this.config.limits.txIdleTimeoutMs + 60_000,
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,
     });

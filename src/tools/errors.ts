@@ -41,7 +41,7 @@ export function isPgServerError(err: unknown): err is Error & PgErrorFields & { 
   return (
     err instanceof Error &&
     typeof (err as { code?: unknown }).code === 'string' &&
-    /^[0-9A-Z]{5}$/.test((err as { code: string }).code)
+    /^[0-9A-Z]{5}$/.test((err as unknown as { code: string }).code)
   );
 }
 

@@ -1,0 +1,123 @@
+import { Command, Option } from 'commander';
+import { type Started, start } from './bootstrap.js';
+import { callCommand, UsageError } from './commands/call.js';
+import { doctorCommand } from './commands/doctor.js';
+import { serveStdio } from './commands/serve-stdio.js';
+import { toolsCommand } from './commands/tools.js';
+import { ConfigError } from './config/resolve.js';
+import { SETTINGS } from './config/settings.js';
+import { VERSION } from './version.js';
+
+const FLAG_SETTINGS = SETTINGS.filter((s) => s.flag);
+
+/** commander's attribute name for a flag: --max-rows → maxRows. */
+const attributeOf = (flag: string) => flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+function settingOptions(): Option[] {
+  return FLAG_SETTINGS.map((s) => {
+    const placeholder = s.type === 'enum' ? s.values?.join('|') : s.type === 'bool' ? '' : s.type;
+    const opt = new Option(`${s.flag}${placeholder ? ` <${placeholder}>` : ''}`, `${s.description}${s.env ? ` (env ${s.env})` : ''}`);
+    return opt;
+  });
+}
+
+function flagValues(opts: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const s of FLAG_SETTINGS) {
+    const v = opts[attributeOf(s.flag as string)];
+    if (v !== undefined) out[s.key] = v;
+  }
+  return out;
+}
+
+async function withStarted<T>(cmd: Command, run: (started: Started) => Promise<T>): Promise<T> {
+  const opts = cmd.optsWithGlobals() as Record<string, unknown>;
+  const started = await start({
+    ...(typeof opts.config === 'string' ? { configFile: opts.config } : {}),
+    ...(opts.embedded !== undefined ? { embedded: opts.embedded as boolean | string } : {}),
+    flags: flagValues(opts),
+    env: process.env,
+  });
+  return run(started);
+}
+
+function fail(err: unknown): never {
+  if (err instanceof ConfigError || err instanceof UsageError) {
+    process.stderr.write(`pgmcp: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`pgmcp: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('pgmcp')
+    .description('PostgreSQL MCP server: safe SQL, schema, monitoring, tuning and cluster tools for AI assistants')
+    .version(VERSION, '-V, --version')
+    .option('-c, --config <file>', 'config file (JSON or YAML)')
+    .option('--embedded [dir]', 'run against an embedded PostgreSQL (throwaway, or kept in DIR) instead of PG*')
+    .showHelpAfterError();
+  for (const opt of settingOptions()) program.addOption(opt);
+
+  program
+    .command('serve', { isDefault: true })
+    .description('run the MCP server (stdio by default)')
+    .action(async (_o, cmd: Command) => {
+      await withStarted(cmd, async (started) => {
+        if (started.app.config.transport !== 'stdio') {
+          await started.shutdown();
+          throw new UsageError('the http transport is not part of this build yet; use --transport stdio');
+        }
+        if (!started.app.config.confirm) started.log.warn('confirmation of destructive actions is turned off (PGMCP_CONFIRM=false)');
+        await serveStdio(started);
+      });
+    });
+
+  program
+    .command('call')
+    .description('call one tool through the server code and print its result; exit 1 on a tool error')
+    .argument('<tool>', 'tool name, e.g. pg_query')
+    .argument('[json]', 'arguments as a JSON object, e.g. \'{"sql":"select 1"}\'')
+    .option('--json', 'print the structured result as JSON')
+    .action(async (tool: string, json: string | undefined, o: { json?: boolean }, cmd: Command) => {
+      const code = await withStarted(cmd, async (started) => {
+        try {
+          return await callCommand(started, tool, json, o.json === true);
+        } finally {
+          await started.shutdown();
+        }
+      });
+      process.exit(code);
+    });
+
+  program
+    .command('tools')
+    .description('list the tools of the current configuration')
+    .option('--json', 'print definitions with their JSON schemas')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      await withStarted(cmd, async (started) => {
+        process.stdout.write(`${toolsCommand(started.app.config, started.app.components, o.json === true)}\n`);
+        await started.shutdown();
+      });
+      process.exit(0);
+    });
+
+  program
+    .command('doctor')
+    .description('check the configuration and every configured component; exit 0 when all is well')
+    .action(async (_o, cmd: Command) => {
+      const code = await withStarted(cmd, async (started) => {
+        try {
+          return await doctorCommand(started);
+        } finally {
+          await started.shutdown();
+        }
+      });
+      process.exit(code);
+    });
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch(fail);

@@ -1,0 +1,25 @@
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { Started } from '../bootstrap.js';
+import { createMcpServer } from '../server.js';
+
+/** Serves MCP over stdin/stdout until the client closes stdin or a signal arrives. */
+export async function serveStdio(started: Started): Promise<void> {
+  const { app, log } = started;
+  const server = createMcpServer(app, { sessionId: 'stdio', identity: 'local' });
+  const transport = new StdioServerTransport();
+  let closing = false;
+  const stop = async (reason: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ reason }, 'shutting down');
+    await server.close().catch(() => undefined);
+    await started.shutdown();
+    process.exit(0);
+  };
+  process.stdin.on('end', () => void stop('stdin closed'));
+  process.stdin.on('close', () => void stop('stdin closed'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  await server.connect(transport);
+  log.info({ access: app.config.access, embedded: started.embedded !== undefined }, 'pgmcp serving MCP on stdio');
+}

@@ -1,0 +1,9 @@
+/** Builds a function that removes every secret (and any password inside a URL) from a text. */
+export function makeRedactor(secrets: readonly string[]): (text: string) => string {
+  const sorted = [...secrets].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
+  return (text: string) => {
+    let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)[^@\s/]*@/gi, '$1****@');
+    for (const s of sorted) if (out.includes(s)) out = out.split(s).join('****');
+    return out;
+  };
+}

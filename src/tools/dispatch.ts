@@ -1,0 +1,79 @@
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { ToolContext } from './context.js';
+import { type ToolDefinition, accessAllows, requiredAccess } from './define.js';
+import { ToolError, formatToolError } from './errors.js';
+
+/** One audit record per call. */
+export interface AuditRecord {
+  who: string;
+  session: string;
+  tool: string;
+  action?: string;
+  database?: string;
+  fingerprint?: string;
+  durationMs: number;
+  rows?: number;
+  outcome: 'ok' | 'error' | 'bug';
+  code?: string;
+}
+
+export type Auditor = (record: AuditRecord) => void;
+
+function auditDetails(args: Record<string, unknown>, data: unknown): Pick<AuditRecord, 'action' | 'database' | 'rows'> {
+  const out: Pick<AuditRecord, 'action' | 'database' | 'rows'> = {};
+  if (typeof args.action === 'string') out.action = args.action;
+  if (typeof args.database === 'string') out.database = args.database;
+  else if (data && typeof (data as { database?: unknown }).database === 'string') out.database = (data as { database: string }).database;
+  const rows = data && (data as { rowCount?: unknown }).rowCount;
+  if (typeof rows === 'number') out.rows = rows;
+  return out;
+}
+
+/**
+ * Runs a tool: access checked again at call time, expected failures (ToolError) returned as `isError` results with
+ * everything PostgreSQL said, secrets redacted from every text, an audit record for every call. Bugs are logged and
+ * rethrown.
+ */
+export async function dispatchTool(
+  def: ToolDefinition,
+  args: Record<string, unknown>,
+  ctx: ToolContext,
+  audit: Auditor,
+  fingerprint: (args: Record<string, unknown>) => string | undefined,
+): Promise<CallToolResult> {
+  const started = performance.now();
+  const base = { who: ctx.caller.identity, session: ctx.caller.sessionId, tool: def.name };
+  const finish = (outcome: AuditRecord['outcome'], extra: Partial<AuditRecord>) => {
+    const fp = fingerprint(args);
+    audit({
+      ...base,
+      ...extra,
+      ...(fp ? { fingerprint: fp } : {}),
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      outcome,
+    });
+  };
+  try {
+    const needed = requiredAccess(def);
+    if (!accessAllows(ctx.config.access, needed)) {
+      throw new ToolError(`${def.name} needs access level ${needed}; this server runs at ${ctx.config.access}`, {
+        code: 'access_denied',
+      });
+    }
+    const out = await def.handler(args, ctx);
+    finish('ok', auditDetails(args, out.data));
+    return {
+      content: [{ type: 'text', text: ctx.redact(out.text) }],
+      structuredContent: JSON.parse(ctx.redact(JSON.stringify(out.data))) as Record<string, unknown>,
+    };
+  } catch (err) {
+    if (err instanceof ToolError) {
+      finish('error', { ...auditDetails(args, undefined), ...(err.info.code ? { code: err.info.code } : {}) });
+      return { isError: true, content: [{ type: 'text', text: ctx.redact(formatToolError(err)) }] };
+    }
+    finish('bug', auditDetails(args, undefined));
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.log.error({ tool: def.name, err: ctx.redact(err instanceof Error ? (err.stack ?? message) : message) }, 'tool failed');
+    throw new Error(ctx.redact(`internal error in ${def.name}: ${message}`));
+  }
+}

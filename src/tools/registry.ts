@@ -1,0 +1,44 @@
+import type { Config } from '../config/settings.js';
+import { type ToolDefinition, accessAllows, requiredAccess } from './define.js';
+import { pgQuery } from './query.js';
+
+/** Every tool pgmcp has, in catalogue order. */
+export const ALL_TOOLS: readonly ToolDefinition[] = [pgQuery as unknown as ToolDefinition];
+
+/** Components that are configured or were detected; a tool needing one that is absent is not registered. */
+export interface Components {
+  citus: boolean;
+}
+
+function componentAvailable(def: ToolDefinition, config: Config, detected: Components): boolean {
+  switch (def.component) {
+    case undefined:
+    case 'postgres':
+      return true;
+    case 'citus':
+      return detected.citus;
+    case 'patroni':
+      return config.cluster.patroniUrls.length > 0;
+    case 'haproxy':
+      return config.cluster.haproxy !== undefined;
+    case 'pgbouncer':
+      return config.cluster.pgbouncerUrl !== undefined;
+    case 'cluster':
+      return (
+        detected.citus ||
+        config.cluster.patroniUrls.length > 0 ||
+        config.cluster.haproxy !== undefined ||
+        config.cluster.pgbouncerUrl !== undefined
+      );
+  }
+}
+
+/** The tools registered for a configuration: toolset enabled, access level sufficient, component present. */
+export function toolsFor(config: Config, detected: Components = { citus: false }): ToolDefinition[] {
+  return ALL_TOOLS.filter(
+    (def) =>
+      config.toolsets.includes(def.toolset) &&
+      accessAllows(config.access, requiredAccess(def)) &&
+      componentAvailable(def, config, detected),
+  );
+}
