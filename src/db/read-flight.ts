@@ -31,20 +31,22 @@ interface PgMessage {
   text?: string;
 }
 
-type Phase = 'begin' | 'statement' | 'rollback' | 'unlock' | 'done';
+type Phase = 'begin' | 'statement' | 'rollback' | 'unlock' | 'deallocate' | 'done';
 const NEXT_PHASE: Record<Phase, Phase> = {
   begin: 'statement',
   statement: 'rollback',
   rollback: 'unlock',
-  unlock: 'done',
+  unlock: 'deallocate',
+  deallocate: 'done',
   done: 'done',
 };
 
 /**
  * One statement run read-only in one network round trip. Sent as a single pipelined batch of extended-protocol
  * messages: BEGIN READ ONLY; the caller's statement (parsed server-side as exactly one statement, parameters bound,
- * fetched through a portal with a row limit so huge results never leave the server); ROLLBACK; and
- * pg_advisory_unlock_all() so that nothing a called function took is held afterwards; then one Sync.
+ * fetched through a portal with a row limit so huge results never leave the server); ROLLBACK; then what a called
+ * function may have left that a rollback does not undo: session advisory locks (pg_advisory_unlock_all()) and
+ * prepared statements (DEALLOCATE ALL); then one Sync.
  * On an error the server skips to Sync and the connection is left in an aborted transaction: the caller rolls back.
  *
  * It plugs into node-postgres as a "submittable" (the same hook pg-cursor uses).
@@ -96,6 +98,9 @@ export class ReadFlight {
     con.parse({ text: 'SELECT pg_catalog.pg_advisory_unlock_all()' });
     con.bind({});
     con.execute({ rows: 0 });
+    con.parse({ text: 'DEALLOCATE ALL' });
+    con.bind({});
+    con.execute({ rows: 0 });
     con.sync();
     process.nextTick(() => con.stream.uncork?.());
   }
@@ -140,9 +145,9 @@ export class ReadFlight {
   }
 
   handleError(err: Error): void {
+    // node-postgres detaches the active query on an error (its ReadyForQuery goes to the next query): settle now.
     this.error ??= err;
-    // Connection-level failures never bring a ReadyForQuery: settle now.
-    if (!(err as { code?: unknown }).code || (err as { severity?: unknown }).severity === undefined) this.finish();
+    this.finish();
   }
 
   handleReadyForQuery(): void {

@@ -78,7 +78,7 @@ export async function runReadQuery(pools: PoolManager, config: Config, req: Read
       result = await flight.done;
     } catch (err) {
       try {
-        await client.query('ROLLBACK; SELECT pg_catalog.pg_advisory_unlock_all()');
+        await client.query('ROLLBACK; SELECT pg_catalog.pg_advisory_unlock_all(); DEALLOCATE ALL');
       } catch (cleanup) {
         broken = cleanup as Error;
       }

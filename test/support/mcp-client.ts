@@ -1,0 +1,50 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type App, createApp } from '../../src/app.js';
+import { resolveConfig } from '../../src/config/resolve.js';
+import { createLogger } from '../../src/log.js';
+import { createMcpServer } from '../../src/server.js';
+import { initParser } from '../../src/sql/parser.js';
+import type { PgConnectionInfo } from './postgres-server.js';
+
+export interface InProcess {
+  app: App;
+  client: Client;
+  /** Calls a tool; returns the result with its text joined. */
+  call(name: string, args?: Record<string, unknown>): Promise<CallToolResult & { text: string }>;
+  close(): Promise<void>;
+}
+
+/** The PG* environment for a test database. */
+export function pgEnv(db: PgConnectionInfo): Record<string, string> {
+  return { PGHOST: db.host, PGPORT: String(db.port), PGUSER: db.user, PGPASSWORD: db.password, PGDATABASE: db.database };
+}
+
+/** A real SDK Client connected in-process to a real pgmcp server built from `env` (PG* plus PGMCP_*). */
+export async function startInProcess(env: Record<string, string>, identity = 'test'): Promise<InProcess> {
+  await initParser();
+  const { config } = resolveConfig({ env: { PGMCP_LOG_LEVEL: 'warn', ...env } });
+  const app = createApp(config, createLogger(config.log.level));
+  const server = createMcpServer(app, { sessionId: `test-${Math.random().toString(36).slice(2)}`, identity });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name: 'pgmcp-test', version: '0' });
+  await Promise.all([server.connect(b), client.connect(a)]);
+  return {
+    app,
+    client,
+    async call(name, args = {}) {
+      const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
+      const text = result.content
+        .filter((c) => c.type === 'text')
+        .map((c) => (c as { text: string }).text)
+        .join('\n');
+      return { ...result, text };
+    },
+    async close() {
+      await client.close();
+      await server.close();
+      await app.close();
+    },
+  };
+}
