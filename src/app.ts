@@ -19,18 +19,29 @@ export interface App {
   close(): Promise<void>;
 }
 
-function makeAuditor(config: Config, log: Logger): { audit: Auditor; close: () => void } {
-  if (!config.audit.file) {
-    return { audit: (record: AuditRecord) => log.info({ audit: record }, 'tool call'), close: () => undefined };
-  }
-  const dest = pino.destination({ dest: config.audit.file, append: true, sync: false, mkdir: true });
-  const fileLog = pino({ base: { name: 'pgmcp-audit' } }, dest);
-  return { audit: (record: AuditRecord) => fileLog.info({ audit: record }, 'tool call'), close: () => dest.flushSync() };
+/**
+ * Audit lines are their own stream, independent of the log level: to the audit file when one is set, otherwise to
+ * stderr for a server. A one-shot CLI call (`pgmcp call`) is audited only to a configured file.
+ */
+function makeAuditor(config: Config, toStderr: boolean): { audit: Auditor; close: () => void } {
+  if (!config.audit.file && !toStderr) return { audit: () => undefined, close: () => undefined };
+  const dest = config.audit.file
+    ? pino.destination({ dest: config.audit.file, append: true, sync: false, mkdir: true })
+    : pino.destination({ fd: 2, sync: true });
+  const auditLog = pino({ base: { name: 'pgmcp-audit' }, level: 'info' }, dest);
+  return { audit: (record: AuditRecord) => auditLog.info({ audit: record }, 'tool call'), close: () => dest.flushSync() };
 }
 
-export function createApp(config: Config, log: Logger, components: Components = { citus: false }): App {
+export interface AppOptions {
+  components?: Components;
+  /** Write audit lines to stderr when no audit file is set (servers: yes; one-shot CLI calls: no). */
+  auditToStderr?: boolean;
+}
+
+export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
+  const components = options.components ?? { citus: false };
   const pools = new PoolManager(config, log);
-  const auditor = makeAuditor(config, log);
+  const auditor = makeAuditor(config, options.auditToStderr ?? true);
   return {
     config,
     log,

@@ -11,6 +11,8 @@ export interface StartOptions {
   embedded?: boolean | string;
   flags: Record<string, unknown>;
   env: Record<string, string | undefined>;
+  /** One-shot commands (call, tools, doctor): quieter logs unless a level is set, no audit lines on stderr. */
+  oneShot?: boolean;
 }
 
 export interface Started {
@@ -26,14 +28,18 @@ export interface Started {
 export async function start(opts: StartOptions): Promise<Started> {
   const file = opts.configFile ? readConfigFile(opts.configFile) : undefined;
   const resolved = resolveConfig({ file, env: opts.env, flags: opts.flags });
-  const log = createLogger(resolved.config.log.level);
+  const quiet = opts.oneShot && resolved.sources['log.level'] === 'default';
+  const log = createLogger(quiet ? 'warn' : resolved.config.log.level);
   const parserReady = initParser();
   let embedded: EmbeddedPostgres | undefined;
   if (opts.embedded) {
     const { startEmbedded } = await import('./db/embedded.js');
     embedded = await startEmbedded({
       ...(typeof opts.embedded === 'string' ? { dir: opts.embedded } : {}),
-      log: (msg: string) => log.info(msg),
+      // Progress of the embedded server is for the person at the terminal: plain lines on stderr.
+      log: (msg: string) => {
+        if (resolved.config.log.level !== 'silent') process.stderr.write(`pgmcp: ${msg}\n`);
+      },
     });
     resolved.config.connection = {
       host: embedded.host,
@@ -45,7 +51,7 @@ export async function start(opts: StartOptions): Promise<Started> {
     };
   }
   await parserReady;
-  const app = createApp(resolved.config, log);
+  const app = createApp(resolved.config, log, { auditToStderr: !opts.oneShot });
   let done: Promise<void> | undefined;
   const shutdown = () => {
     done ??= (async () => {

@@ -30,13 +30,18 @@ function flagValues(opts: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-async function withStarted<T>(cmd: Command, run: (started: Started) => Promise<T>): Promise<T> {
+async function withStarted<T>(cmd: Command, run: (started: Started) => Promise<T>, oneShot = true): Promise<T> {
   const opts = cmd.optsWithGlobals() as Record<string, unknown>;
   const started = await start({
     ...(typeof opts.config === 'string' ? { configFile: opts.config } : {}),
-    ...(opts.embedded !== undefined ? { embedded: opts.embedded as boolean | string } : {}),
+    ...(typeof opts.embeddedDir === 'string'
+      ? { embedded: opts.embeddedDir }
+      : opts.embedded === true
+        ? { embedded: true }
+        : {}),
     flags: flagValues(opts),
     env: process.env,
+    oneShot,
   });
   return run(started);
 }
@@ -55,7 +60,8 @@ export function buildProgram(): Command {
     .description('PostgreSQL MCP server: safe SQL, schema, monitoring, tuning and cluster tools for AI assistants')
     .version(VERSION, '-V, --version')
     .option('-c, --config <file>', 'config file (JSON or YAML)')
-    .option('--embedded [dir]', 'run against an embedded PostgreSQL (throwaway, or kept in DIR) instead of PG*')
+    .option('--embedded', 'run against a throwaway embedded PostgreSQL with a demo database instead of PG*; --embedded=DIR keeps it in DIR')
+    .addOption(new Option('--embedded-dir <dir>', 'keep the embedded PostgreSQL in DIR').hideHelp())
     .showHelpAfterError();
   for (const opt of settingOptions()) program.addOption(opt);
 
@@ -70,7 +76,7 @@ export function buildProgram(): Command {
         }
         if (!started.app.config.confirm) started.log.warn('confirmation of destructive actions is turned off (PGMCP_CONFIRM=false)');
         await serveStdio(started);
-      });
+      }, false);
     });
 
   program
@@ -118,6 +124,14 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * `--embedded=DIR` becomes `--embedded-dir DIR`, so that a bare `--embedded` never swallows the next word
+ * (`pgmcp --embedded call pg_query …`).
+ */
+export function normaliseArgv(argv: readonly string[]): string[] {
+  return argv.flatMap((a) => (a.startsWith('--embedded=') ? ['--embedded-dir', a.slice('--embedded='.length)] : [a]));
+}
+
 buildProgram()
-  .parseAsync(process.argv)
+  .parseAsync(normaliseArgv(process.argv))
   .catch(fail);

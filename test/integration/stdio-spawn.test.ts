@@ -1,0 +1,103 @@
+/**
+ * The built executables, spawned as an MCP client would: the node bundle and the compiled binary over stdio with a
+ * real SDK client, and the one-shot commands (call, tools, doctor) with their exit codes.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pgEnv } from '../support/mcp-client.js';
+import { type TestDatabase, createTestDatabase } from '../support/postgres-server.js';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+const BUNDLE = path.join(root, 'dist/pgmcp.cjs');
+const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
+
+const executables: [string, string, string[]][] = [
+  ['node bundle', process.execPath, [BUNDLE]],
+  ['binary', BINARY, []],
+];
+
+let db: TestDatabase;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  for (const f of [BUNDLE, BINARY]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: \`npm test\` builds it (npm run build && npm run build:bin)`);
+  }
+  db = await createTestDatabase(inject('pg'), 'spawn');
+  env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...pgEnv(db) };
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe.each(executables)('%s over stdio', (_name, command, prefix) => {
+  it('initializes, lists tools and calls them with a real SDK client', async () => {
+    const transport = new StdioClientTransport({ command, args: [...prefix, 'serve'], env, stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const client = new Client({ name: 'spawn-test', version: '0' });
+    await client.connect(transport);
+    try {
+      expect(client.getServerVersion()?.name).toBe('pgmcp');
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('pg_query');
+      const ok = await client.callTool({ name: 'pg_query', arguments: { sql: 'select 1 as one' } });
+      expect(ok.isError).toBeFalsy();
+      expect(ok.structuredContent).toMatchObject({ rows: [{ one: 1 }] });
+      const bad = await client.callTool({ name: 'pg_query', arguments: { sql: 'drop table x' } });
+      expect(bad.isError).toBe(true);
+    } finally {
+      await client.close();
+    }
+    // Logs and audit lines went to stderr, never into the protocol stream, and carry no password.
+    expect(stderr).toContain('"tool":"pg_query"');
+    expect(stderr).not.toContain(db.password);
+  });
+
+  it('`call` prints the result and exits 0; a tool error exits 1', async () => {
+    const ok = await run(command, [...prefix, 'call', 'pg_query', '{"sql":"select 40 + 2 as answer"}'], { env });
+    expect(ok.stdout).toContain('| answer |');
+    expect(ok.stdout).toContain('| 42 |');
+    const json = await run(command, [...prefix, 'call', 'pg_query', '{"sql":"select 42 as answer"}', '--json'], { env });
+    expect(JSON.parse(json.stdout)).toMatchObject({ rows: [{ answer: 42 }] });
+    const err = await run(command, [...prefix, 'call', 'pg_query', '{"sql":"select pg_reload_conf()"}'], { env }).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
+    expect(err).toMatchObject({ code: 1 });
+    expect((err as { stdout: string }).stdout).toMatch(/pg_reload_conf/);
+  });
+
+  it('`tools` lists the catalogue and `doctor` checks the server', async () => {
+    const tools = await run(command, [...prefix, 'tools'], { env });
+    expect(tools.stdout).toContain('pg_query');
+    const doctor = await run(command, [...prefix, 'doctor'], { env });
+    expect(doctor.stdout).toMatch(/ok +postgres: PostgreSQL 15/);
+    expect(doctor.stdout).not.toContain(db.password);
+    expect(doctor.stdout).toContain('connection.password = ****');
+  });
+
+  it('exits 2 on bad configuration naming the key, the value and what is expected', async () => {
+    const err = await run(command, [...prefix, 'tools'], { env: { ...env, PGMCP_ACCESS: 'superuser' } }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(err).toMatchObject({ code: 2 });
+    expect((err as { stderr: string }).stderr).toMatch(/PGMCP_ACCESS="superuser".*expected one of read, write, admin/);
+  });
+
+  it('doctor exits 1 when PostgreSQL cannot be reached', async () => {
+    const err = await run(command, [...prefix, 'doctor'], { env: { ...env, PGPORT: '1' } }).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
+    expect(err).toMatchObject({ code: 1 });
+    expect((err as { stdout: string }).stdout).toMatch(/FAIL postgres/);
+  });
+});
