@@ -23,7 +23,7 @@ transport.stderr?.on('data', (chunk: Buffer) => {
 });
 const client = new Client({ name: 'pgmcp-demo', version: '1' });
 
-function textOf(result: { content?: unknown }): string {
+function textOf(result: Record<string, unknown>): string {
   return ((result.content ?? []) as { type: string; text?: string }[])
     .filter((c) => c.type === 'text')
     .map((c) => c.text)

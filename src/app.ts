@@ -16,6 +16,10 @@ export interface App {
   audit: Auditor;
   components: Components;
   startedAt: number;
+  /** Keeps count of a tool call in progress, so that shutdown can let it finish. */
+  track<T>(call: Promise<T>): Promise<T>;
+  /** Waits until no tool call is in progress, or `timeoutMs` passed; true when all finished. */
+  drain(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -42,6 +46,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   const components = options.components ?? { citus: false };
   const pools = new PoolManager(config, log);
   const auditor = makeAuditor(config, options.auditToStderr ?? true);
+  const inflight = new Set<Promise<unknown>>();
   return {
     config,
     log,
@@ -50,6 +55,17 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     audit: auditor.audit,
     components,
     startedAt: Date.now(),
+    track(call) {
+      inflight.add(call);
+      const forget = () => inflight.delete(call);
+      call.then(forget, forget);
+      return call;
+    },
+    async drain(timeoutMs) {
+      const deadline = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
+      const all = Promise.allSettled([...inflight]).then(() => true);
+      return Promise.race([all, deadline]);
+    },
     async close() {
       await pools.close();
       auditor.close();

@@ -58,7 +58,7 @@ export function createMcpServer(app: App, caller: Caller): McpServer {
             });
           },
         };
-        return dispatchTool(def, args, ctx, app.audit, fingerprintArgs);
+        return app.track(dispatchTool(def, args, ctx, app.audit, fingerprintArgs));
       },
     );
   }
