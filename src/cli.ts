@@ -72,9 +72,8 @@ export function buildProgram(): Command {
       await withStarted(cmd, async (started) => {
         if (started.app.config.transport !== 'stdio') {
           await started.shutdown();
-          throw new UsageError('the http transport is not part of this build yet; use --transport stdio');
+          throw new UsageError(`transport ${started.app.config.transport} is not available`);
         }
-        if (!started.app.config.confirm) started.log.warn('confirmation of destructive actions is turned off (PGMCP_CONFIRM=false)');
         await serveStdio(started);
       }, false);
     });

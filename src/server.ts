@@ -12,7 +12,7 @@ function instructions(app: App): string {
   return [
     `pgmcp gives access to PostgreSQL at access level "${access}".`,
     'Use pg_schema to find tables and columns before writing SQL, and pg_query for read-only SELECTs (paged, with $1 parameters).',
-    access === 'read' ? 'Writes are not available at this access level.' : 'Destructive statements need confirmation.',
+    access === 'read' ? 'Writes are not available at this access level.' : '',
   ].join(' ');
 }
 

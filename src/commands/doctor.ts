@@ -114,7 +114,6 @@ export async function doctorCommand(started: Started): Promise<number> {
     if (row.source !== 'default') out.push(`  ${row.key} = ${row.value}   [${row.source}]`);
   }
   if (started.embedded) out.push(`  embedded PostgreSQL on 127.0.0.1:${started.embedded.port} (${started.embedded.dataDir})`);
-  if (!started.app.config.confirm) out.push('  WARNING: confirmation of destructive actions is turned off');
   const checks = [...(await checkPostgres(started)), ...(await checkCluster(started))];
   out.push('checks:');
   for (const c of checks) out.push(`  ${MARK[c.verdict]} ${c.name}: ${started.app.redact(c.detail).replace(/\n/g, '\n       ')}`);

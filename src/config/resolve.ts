@@ -156,7 +156,7 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
     }
   }
   // Groups with no defaults (connection, audit) still exist in the resolved object.
-  for (const group of ['connection', 'audit', 'cluster', 'http', 'limits', 'log']) out[group] ??= {};
+  for (const group of ['connection', 'audit', 'cluster', 'limits', 'log']) out[group] ??= {};
   const limits = out.limits as Config['limits'];
   if (limits.defaultRows > limits.maxRows) {
     throw new ConfigError('limits.defaultRows', String(limits.defaultRows), `at most limits.maxRows (${limits.maxRows})`, sources['limits.defaultRows'] ?? 'default');

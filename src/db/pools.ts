@@ -5,6 +5,9 @@ import { clientConfigFor, defaultDatabase } from './connection-config.js';
 
 export type PoolRole = 'main' | 'admin';
 
+/** No pgmcp connection stays idle inside a transaction longer than this, whatever happens to the process. */
+const IDLE_IN_TRANSACTION_BACKSTOP_MS = 60_000;
+
 interface PoolEntry {
   pool: pg.Pool;
   lastUsed: number;
@@ -38,14 +41,17 @@ export class PoolManager {
       return found.pool;
     }
     this.evictIfFull();
-    const url = role === 'admin' ? (this.config.adminUrl ?? undefined) : undefined;
     const pool = new pg.Pool({
-      ...clientConfigFor(this.config, { database: db, ...(url ? { url } : {}) }),
+      ...clientConfigFor(this.config, { database: db }),
       max: this.config.limits.poolSize,
       // Server-side limits from the first packet: a runaway statement or a forgotten transaction ends on the server.
       statement_timeout: this.config.limits.statementTimeoutMs,
       lock_timeout: this.config.limits.lockTimeoutMs,
-      idle_in_transaction_session_timeout: this.config.limits.txIdleTimeoutMs + 60_000,
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_BACKSTOP_MS,
+      // The server must read string literals as the parser that checked them did: with standard_conforming_strings
+      // off, '\' … ' would hide a call inside what the parser sees as a string. Client options win over role and
+      // database settings.
+      options: '-c standard_conforming_strings=on -c client_encoding=UTF8',
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,
     });

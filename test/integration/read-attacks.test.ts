@@ -90,6 +90,8 @@ const attacks: [string, string | string[], Outcome?][] = [
   ['statistics reset', 'select pg_stat_reset()'],
   ['VACUUM', 'vacuum victim'],
   ['psql meta-command', 'select 1 \\g /tmp/x'],
+  // The database reads backslash escapes in plain literals (set below): the parser and the server must still agree.
+  ['backslash-quote literal hiding a call', "select '\\' as a, ' , pg_read_file($$PG_VERSION$$) --'"],
 ];
 
 async function snapshot() {
@@ -111,6 +113,7 @@ beforeAll(async () => {
   db = await createTestDatabase(inject('pg'), 'attacks');
   verify = new pg.Client({ connectionString: db.url, application_name: 'pgmcp-verify' });
   await verify.connect();
+  await verify.query(`alter database ${db.database} set standard_conforming_strings = off`);
   await verify.query(`
     create extension dblink;
     create table victim (id int primary key, v text);
@@ -166,15 +169,17 @@ describe('read-only attack suite', () => {
     try {
       for (const c of clients) {
         const r = await c.query(`
-          select current_setting('default_transaction_read_only') as default_ro,
+          select current_setting('standard_conforming_strings') as scs,
+                 current_setting('default_transaction_read_only') as default_ro,
                  current_setting('transaction_read_only') as ro,
                  (select count(*) from pg_settings where source = 'session'
-                    and name not in ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'application_name'))::int as session_settings,
+                    and name not in ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'application_name',
+                                     'standard_conforming_strings', 'client_encoding'))::int as session_settings,
                  (select count(*) from pg_prepared_statements)::int as prepared,
                  (select count(*) from pg_cursors)::int as cursors,
                  (select count(*) from pg_listening_channels())::int as listening,
                  (select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid())::int as locks`);
-        expect(r.rows[0]).toEqual({ default_ro: 'off', ro: 'off', session_settings: 0, prepared: 0, cursors: 0, listening: 0, locks: 0 });
+        expect(r.rows[0]).toEqual({ scs: 'on', default_ro: 'off', ro: 'off', session_settings: 0, prepared: 0, cursors: 0, listening: 0, locks: 0 });
       }
     } finally {
       for (const c of clients) c.release();

@@ -9,12 +9,11 @@ describe('resolveConfig', () => {
     expect(config.limits.statementTimeoutMs).toBe(30000);
     expect(config.toolsets).toContain('core');
     expect(config.transport).toBe('stdio');
-    expect(config.http.host).toBe('127.0.0.1');
     expect(sources.access).toBe('default');
   });
 
   it('layers defaults < file < env < flags', () => {
-    const file = { access: 'write', limits: { maxRows: 500, defaultRows: 50 }, http: { port: 4000 } };
+    const file = { access: 'write', limits: { maxRows: 500, defaultRows: 50, poolSize: 4 } };
     const env = { PGMCP_ACCESS: 'admin', PGMCP_MAX_ROWS: '700', PGHOST: 'db.internal', PGPORT: '6432' };
     const { config, sources } = resolveConfig({ file, env, flags: { 'limits.maxRows': '900' } });
     expect(config.access).toBe('admin');
@@ -23,7 +22,7 @@ describe('resolveConfig', () => {
     expect(sources['limits.maxRows']).toBe('flag');
     expect(config.limits.defaultRows).toBe(50);
     expect(sources['limits.defaultRows']).toBe('file');
-    expect(config.http.port).toBe(4000);
+    expect(config.limits.poolSize).toBe(4);
     expect(config.connection).toMatchObject({ host: 'db.internal', port: 6432 });
   });
 
@@ -32,16 +31,14 @@ describe('resolveConfig', () => {
       env: {
         PGMCP_STATEMENT_TIMEOUT: '5s',
         PGMCP_LOCK_TIMEOUT: '250',
-        PGMCP_TX_IDLE_TIMEOUT: '2min',
-        PGMCP_CONFIRM: 'off',
+        PGMCP_CONNECT_TIMEOUT: '2min',
         PGMCP_TOOLSETS: 'core, monitor',
         PGMCP_PATRONI_URLS: 'http://a:8008,http://b:8008',
       },
     });
     expect(config.limits.statementTimeoutMs).toBe(5000);
     expect(config.limits.lockTimeoutMs).toBe(250);
-    expect(config.limits.txIdleTimeoutMs).toBe(120000);
-    expect(config.confirm).toBe(false);
+    expect(config.limits.connectTimeoutMs).toBe(120000);
     expect(config.toolsets).toEqual(['core', 'monitor']);
     expect(config.cluster.patroniUrls).toEqual(['http://a:8008', 'http://b:8008']);
   });
@@ -57,7 +54,7 @@ describe('resolveConfig', () => {
     [{ PGPORT: '70000' }, 'PGPORT', '"70000"', '<= 65535'],
     [{ PGMCP_STATEMENT_TIMEOUT: 'soon' }, 'PGMCP_STATEMENT_TIMEOUT', '"soon"', 'a duration'],
     [{ PGMCP_TOOLSETS: 'core,magic' }, 'PGMCP_TOOLSETS', '"core,magic"', 'a comma list of core'],
-    [{ PGMCP_CONFIRM: 'maybe' }, 'PGMCP_CONFIRM', '"maybe"', 'true or false'],
+    [{ PGMCP_TRANSPORT: 'carrier-pigeon' }, 'PGMCP_TRANSPORT', '"carrier-pigeon"', 'one of stdio'],
   ])('refuses bad environment values %j naming key, value and what is expected', (env, key, value, expected) => {
     let error: unknown;
     try {
@@ -101,7 +98,7 @@ describe('resolveConfig', () => {
 
   it('masks secrets when describing the configuration', () => {
     const resolved = resolveConfig({
-      env: { DATABASE_URL: 'postgres://app:hunter22@db:5432/shop', PGPASSWORD: 'pw-secret', PGMCP_ADMIN_URL: 'postgres://adm:adm-pw@db/shop' },
+      env: { DATABASE_URL: 'postgres://app:hunter22@db:5432/shop', PGPASSWORD: 'pw-secret', PGMCP_PGBOUNCER_URL: 'postgres://adm:adm-pw@127.0.0.1:6432/pgbouncer' },
     });
     const text = JSON.stringify(describeConfig(resolved));
     expect(text).not.toContain('hunter22');
