@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
+import { fingerprintSql } from './parser.js';
 
-/** A short, stable fingerprint of a statement for the audit log (never the statement text itself). */
+/**
+ * A short, stable fingerprint of a statement for the audit log (never the statement text itself): PostgreSQL's query
+ * fingerprint, which ignores constants and layout; for text that does not parse, a hash of it.
+ */
 export function fingerprintStatement(sql: string): string {
-  return createHash('sha256').update(sql.replace(/\s+/g, ' ').trim()).digest('hex').slice(0, 16);
+  return fingerprintSql(sql) ?? `h${createHash('sha256').update(sql).digest('hex').slice(0, 15)}`;
 }

@@ -10,7 +10,7 @@
  * `BARE_NODE_FIELDS`). `nodesOfType` answers "which nodes of type X are under this statement" from an index built in
  * one pass over the tree and cached per tree, so the safety checks together walk each statement once.
  */
-import { loadModule, parseSync, scanSync } from 'libpg-query';
+import { fingerprintSync, loadModule, parseSync, scanSync } from 'libpg-query';
 
 /** One statement of the input. */
 export interface ParsedStatement {
@@ -55,6 +55,19 @@ export function initParser(): Promise<void> {
     },
   );
   return loading;
+}
+
+/**
+ * PostgreSQL's query fingerprint (the same for statements that differ only in constants or layout), or undefined
+ * when the text does not parse or the parser is not loaded.
+ */
+export function fingerprintSql(sql: string): string | undefined {
+  if (!ready) return undefined;
+  try {
+    return fingerprintSync(sql);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
