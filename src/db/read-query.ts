@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { Config } from '../config/settings.js';
 import { ToolError, fromPgError, isPgServerError } from '../tools/errors.js';
 import { capCell } from './cells.js';
@@ -34,6 +34,8 @@ export interface ReadRequest {
   database?: string;
   offset?: number;
   limit?: number;
+  /** Aborting (the MCP client cancelled the call) cancels the statement on the server. */
+  signal?: AbortSignal;
 }
 
 /** Column keys for row objects: duplicates get a suffix (`?column?`, `?column?_2`) so no value is lost. */
@@ -47,6 +49,12 @@ export function uniqueNames(names: readonly string[]): string[] {
     if (count > 1) seen.set(name, 1);
     return name;
   });
+}
+
+/** Sends PostgreSQL's cancel request for what `client` is running (a separate short connection, as libpq does). */
+function cancelOnServer(pool: pg.Pool, client: pg.PoolClient, query: unknown): void {
+  const canceller = new pg.Client(pool.options) as pg.Client & { cancel(client: pg.PoolClient, query: unknown): void };
+  canceller.cancel(client, query);
 }
 
 /** Checks out a connection, turning failures to reach the server into tool errors. */
@@ -73,6 +81,8 @@ export async function runReadQuery(pools: PoolManager, config: Config, req: Read
   try {
     const flight = new ReadFlight({ sql: req.sql, params: req.params ?? [], offset, limit, maxBytes: config.limits.resultBytes });
     client.query(flight as unknown as pg.QueryConfig);
+    const cancel = () => cancelOnServer(pool, client, flight);
+    req.signal?.addEventListener('abort', cancel, { once: true });
     let result: Awaited<ReadFlight['done']>;
     try {
       result = await flight.done;
@@ -85,6 +95,8 @@ export async function runReadQuery(pools: PoolManager, config: Config, req: Read
       if (isPgServerError(err)) throw fromPgError(err, req.sql);
       broken ??= err as Error;
       throw connectionFailure(err, database);
+    } finally {
+      req.signal?.removeEventListener('abort', cancel);
     }
     const types = await lookupTypes(pool, client, result.fields);
     const keys = uniqueNames(result.fields.map((f) => f.name));

@@ -57,6 +57,7 @@ export const pgQuery = defineTool({
       database,
       offset: args.offset ?? 0,
       limit: args.limit ?? defaultRows,
+      signal: ctx.signal,
     });
     const lines = [markdownRecords(page.columns.map((c) => c.name), page.rows)];
     const range = page.rowCount === 0 ? '0 rows' : `rows ${page.offset + 1}–${page.offset + page.rowCount}`;

@@ -149,3 +149,30 @@ describe('pg_query', () => {
     }
   });
 });
+
+describe('pg_query cancellation', () => {
+  it('cancels the statement on the server when the client cancels the call', async () => {
+    const controller = new AbortController();
+    const call = mcp.client.callTool({ name: 'pg_query', arguments: { sql: 'select pg_sleep(20), 1 as marker' } }, undefined, {
+      signal: controller.signal,
+    });
+    const watcher = new pg.Client({ connectionString: db.url });
+    await watcher.connect();
+    try {
+      const running = async () =>
+        (await watcher.query(`select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep(20)%' and state = 'active'`)).rows[0].n;
+      for (let i = 0; i < 50 && (await running()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await running()).toBe(1);
+      controller.abort();
+      await expect(call).rejects.toThrow();
+      let left = 1;
+      for (let i = 0; i < 40 && left > 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        left = await running();
+      }
+      expect(left).toBe(0);
+    } finally {
+      await watcher.end();
+    }
+  });
+});
