@@ -39,7 +39,9 @@ async function show(title: string, name: string, args: Record<string, unknown>):
 await client.connect(transport);
 try {
   const { tools } = await client.listTools();
-  process.stdout.write(`Connected to ${client.getServerVersion()?.name} ${client.getServerVersion()?.version} over stdio.\n`);
+  process.stdout.write(
+    `Connected to ${client.getServerVersion()?.name} ${client.getServerVersion()?.version} over stdio.\n`,
+  );
   process.stdout.write(`Tools: ${tools.map((t) => t.name).join(', ')}\n`);
   if (tools.some((t) => t.name === 'pg_schema')) {
     await show('Tables of the demo database', 'pg_schema', { action: 'list_tables', schema: 'public' });

@@ -30,10 +30,19 @@ function showDefault(v: unknown): string {
 
 function configTable(): string {
   const rows = SETTINGS.map((s) => {
-    const type = s.type === 'enum' ? (s.values ?? []).join(' \\| ') : s.type === 'duration' ? 'duration (ms, or 30s, 5min)' : s.type;
+    const type =
+      s.type === 'enum'
+        ? (s.values ?? []).join(' \\| ')
+        : s.type === 'duration'
+          ? 'duration (ms, or 30s, 5min)'
+          : s.type;
     return `| ${s.env ? `\`${s.env}\`` : ''} | ${s.flag ? `\`${s.flag}\`` : ''} | \`${s.key}\` | ${type} | ${showDefault(s.default)} | ${esc(s.description)}${s.secret ? ' (secret: never shown)' : ''} |`;
   });
-  return ['| environment | flag | config file key | type | default | meaning |', '|---|---|---|---|---|---|', ...rows].join('\n');
+  return [
+    '| environment | flag | config file key | type | default | meaning |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 function replaceSection(text: string, name: string, body: string): string {

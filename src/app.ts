@@ -4,7 +4,7 @@ import type { Config } from './config/settings.js';
 import { PoolManager } from './db/pools.js';
 import type { Logger } from './log.js';
 import { makeRedactor } from './safety/redact.js';
-import type { AuditRecord, Auditor } from './tools/dispatch.js';
+import type { Auditor, AuditRecord } from './tools/dispatch.js';
 import type { Components } from './tools/registry.js';
 
 /** The long-lived parts one pgmcp process shares between its MCP sessions. */
@@ -33,7 +33,10 @@ function makeAuditor(config: Config, toStderr: boolean): { audit: Auditor; close
     ? pino.destination({ dest: config.audit.file, append: true, sync: false, mkdir: true })
     : pino.destination({ fd: 2, sync: true });
   const auditLog = pino({ base: { name: 'pgmcp-audit' }, level: 'info' }, dest);
-  return { audit: (record: AuditRecord) => auditLog.info({ audit: record }, 'tool call'), close: () => dest.flushSync() };
+  return {
+    audit: (record: AuditRecord) => auditLog.info({ audit: record }, 'tool call'),
+    close: () => dest.flushSync(),
+  };
 }
 
 export interface AppOptions {

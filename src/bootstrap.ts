@@ -2,7 +2,7 @@ import { type App, createApp } from './app.js';
 import { readConfigFile } from './config/file.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolve.js';
 import type { EmbeddedPostgres } from './db/embedded.js';
-import { type Logger, createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { initParser } from './sql/parser.js';
 
 export interface StartOptions {

@@ -16,7 +16,10 @@ const attributeOf = (flag: string) => flag.replace(/^--/, '').replace(/-([a-z])/
 function settingOptions(): Option[] {
   return FLAG_SETTINGS.map((s) => {
     const placeholder = s.type === 'enum' ? s.values?.join('|') : s.type === 'bool' ? '' : s.type;
-    const opt = new Option(`${s.flag}${placeholder ? ` <${placeholder}>` : ''}`, `${s.description}${s.env ? ` (env ${s.env})` : ''}`);
+    const opt = new Option(
+      `${s.flag}${placeholder ? ` <${placeholder}>` : ''}`,
+      `${s.description}${s.env ? ` (env ${s.env})` : ''}`,
+    );
     return opt;
   });
 }
@@ -60,7 +63,10 @@ export function buildProgram(): Command {
     .description('PostgreSQL MCP server: safe SQL, schema, monitoring, tuning and cluster tools for AI assistants')
     .version(VERSION, '-V, --version')
     .option('-c, --config <file>', 'config file (JSON or YAML)')
-    .option('--embedded', 'run against a throwaway embedded PostgreSQL with a demo database instead of PG*; --embedded=DIR keeps it in DIR')
+    .option(
+      '--embedded',
+      'run against a throwaway embedded PostgreSQL with a demo database instead of PG*; --embedded=DIR keeps it in DIR',
+    )
     .addOption(new Option('--embedded-dir <dir>', 'keep the embedded PostgreSQL in DIR').hideHelp())
     .showHelpAfterError();
   for (const opt of settingOptions()) program.addOption(opt);
@@ -69,13 +75,17 @@ export function buildProgram(): Command {
     .command('serve', { isDefault: true })
     .description('run the MCP server (stdio by default)')
     .action(async (_o, cmd: Command) => {
-      await withStarted(cmd, async (started) => {
-        if (started.app.config.transport !== 'stdio') {
-          await started.shutdown();
-          throw new UsageError(`transport ${started.app.config.transport} is not available`);
-        }
-        await serveStdio(started);
-      }, false);
+      await withStarted(
+        cmd,
+        async (started) => {
+          if (started.app.config.transport !== 'stdio') {
+            await started.shutdown();
+            throw new UsageError(`transport ${started.app.config.transport} is not available`);
+          }
+          await serveStdio(started);
+        },
+        false,
+      );
     });
 
   program
@@ -131,6 +141,4 @@ export function normaliseArgv(argv: readonly string[]): string[] {
   return argv.flatMap((a) => (a.startsWith('--embedded=') ? ['--embedded-dir', a.slice('--embedded='.length)] : [a]));
 }
 
-buildProgram()
-  .parseAsync(normaliseArgv(process.argv))
-  .catch(fail);
+buildProgram().parseAsync(normaliseArgv(process.argv)).catch(fail);

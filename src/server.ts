@@ -1,11 +1,11 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { App } from './app.js';
 import { fingerprintStatement } from './sql/fingerprint.js';
-import { VERSION } from './version.js';
 import type { Caller, ToolContext } from './tools/context.js';
 import { annotationsFor } from './tools/define.js';
 import { dispatchTool } from './tools/dispatch.js';
 import { toolsFor } from './tools/registry.js';
+import { VERSION } from './version.js';
 
 function instructions(app: App): string {
   const { access } = app.config;

@@ -4,7 +4,12 @@ import { connectInProcess } from './in-process-client.js';
 export class UsageError extends Error {}
 
 /** `pgmcp call TOOL [JSON]`: one tool call; prints the text (or the structured result with --json); exit 1 on a tool error. */
-export async function callCommand(started: Started, tool: string, json: string | undefined, asJson: boolean): Promise<number> {
+export async function callCommand(
+  started: Started,
+  tool: string,
+  json: string | undefined,
+  asJson: boolean,
+): Promise<number> {
   let args: unknown = {};
   if (json !== undefined && json.trim() !== '') {
     try {
@@ -13,14 +18,18 @@ export async function callCommand(started: Started, tool: string, json: string |
       throw new UsageError(`the arguments of ${tool} must be a JSON object: ${(err as Error).message}`);
     }
     if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-      throw new UsageError(`the arguments of ${tool} must be a JSON object, got ${Array.isArray(args) ? 'an array' : typeof args}`);
+      throw new UsageError(
+        `the arguments of ${tool} must be a JSON object, got ${Array.isArray(args) ? 'an array' : typeof args}`,
+      );
     }
   }
   const { client, close } = await connectInProcess(started.app);
   try {
     const { tools } = await client.listTools();
     if (!tools.some((t) => t.name === tool)) {
-      throw new UsageError(`no tool named ${tool} at this configuration; available: ${tools.map((t) => t.name).join(', ')}`);
+      throw new UsageError(
+        `no tool named ${tool} at this configuration; available: ${tools.map((t) => t.name).join(', ')}`,
+      );
     }
     const result = await client.callTool({ name: tool, arguments: args as Record<string, unknown> });
     const text = (result.content as { type: string; text?: string }[])
@@ -28,7 +37,9 @@ export async function callCommand(started: Started, tool: string, json: string |
       .map((c) => c.text)
       .join('\n');
     if (asJson) {
-      process.stdout.write(`${JSON.stringify(result.isError ? { isError: true, text } : result.structuredContent, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(result.isError ? { isError: true, text } : result.structuredContent, null, 2)}\n`,
+      );
     } else {
       process.stdout.write(`${text}\n`);
     }

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import pg from 'pg';
 import type { Started } from '../bootstrap.js';
 import { describeConfig } from '../config/resolve.js';
-import { clientConfigFor } from '../db/connection-config.js';
 import { connectionFailure } from '../db/connect-error.js';
+import { clientConfigFor } from '../db/connection-config.js';
 import { formatToolError } from '../tools/errors.js';
 
 type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
@@ -22,11 +22,24 @@ async function checkPostgres(started: Started): Promise<Check[]> {
   try {
     await client.connect();
   } catch (err) {
-    return [{ name: 'postgres', verdict: 'fail', detail: formatToolError(connectionFailure(err, started.app.pools.defaultDatabase)) }];
+    return [
+      {
+        name: 'postgres',
+        verdict: 'fail',
+        detail: formatToolError(connectionFailure(err, started.app.pools.defaultDatabase)),
+      },
+    ];
   }
   try {
     const info = (
-      await client.query<{ version: string; db: string; usr: string; superuser: boolean; standby: boolean; preload: string }>(
+      await client.query<{
+        version: string;
+        db: string;
+        usr: string;
+        superuser: boolean;
+        standby: boolean;
+        preload: string;
+      }>(
         `SELECT version() AS version, current_database() AS db, current_user AS usr,
                 (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
                 pg_is_in_recovery() AS standby, current_setting('shared_preload_libraries') AS preload`,
@@ -52,9 +65,13 @@ async function checkPostgres(started: Started): Promise<Check[]> {
          FROM unnest(ARRAY['pg_stat_statements','hypopg','citus']) AS n LEFT JOIN pg_extension e ON e.extname = n`,
     );
     for (const e of ext.rows) {
-      const preloaded = info.preload.split(',').map((s) => s.trim()).includes(e.name);
+      const preloaded = info.preload
+        .split(',')
+        .map((s) => s.trim())
+        .includes(e.name);
       const needsPreload = e.name !== 'hypopg';
-      const verdict: Verdict = e.installed && (!needsPreload || preloaded) ? 'ok' : e.name === 'citus' ? 'skip' : 'warn';
+      const verdict: Verdict =
+        e.installed && (!needsPreload || preloaded) ? 'ok' : e.name === 'citus' ? 'skip' : 'warn';
       const detail = e.installed
         ? `${e.name} ${e.installed} installed${needsPreload && !preloaded ? ' but not in shared_preload_libraries' : ''}`
         : e.available
@@ -81,10 +98,13 @@ async function checkCluster(started: Started): Promise<Check[]> {
   const { cluster } = started.app.config;
   const redact = started.app.redact;
   const checks: Check[] = [];
-  if (cluster.patroniUrls.length === 0) checks.push({ name: 'patroni', verdict: 'skip', detail: 'PGMCP_PATRONI_URLS not set' });
-  for (const url of cluster.patroniUrls) checks.push(await checkHttp('patroni', `${url.replace(/\/$/, '')}/patroni`, redact));
+  if (cluster.patroniUrls.length === 0)
+    checks.push({ name: 'patroni', verdict: 'skip', detail: 'PGMCP_PATRONI_URLS not set' });
+  for (const url of cluster.patroniUrls)
+    checks.push(await checkHttp('patroni', `${url.replace(/\/$/, '')}/patroni`, redact));
   if (!cluster.haproxy) checks.push({ name: 'haproxy', verdict: 'skip', detail: 'PGMCP_HAPROXY not set' });
-  else if (/^https?:\/\//.test(cluster.haproxy)) checks.push(await checkHttp('haproxy', `${cluster.haproxy.replace(/;csv$/, '')};csv`, redact));
+  else if (/^https?:\/\//.test(cluster.haproxy))
+    checks.push(await checkHttp('haproxy', `${cluster.haproxy.replace(/;csv$/, '')};csv`, redact));
   else
     checks.push({
       name: 'haproxy',
@@ -97,7 +117,11 @@ async function checkCluster(started: Started): Promise<Check[]> {
     try {
       await client.connect();
       const v = await client.query({ text: 'SHOW VERSION', queryMode: 'simple' } as pg.QueryConfig);
-      checks.push({ name: 'pgbouncer', verdict: 'ok', detail: String(Object.values(v.rows[0] ?? {})[0] ?? 'answered') });
+      checks.push({
+        name: 'pgbouncer',
+        verdict: 'ok',
+        detail: String(Object.values(v.rows[0] ?? {})[0] ?? 'answered'),
+      });
     } catch (err) {
       checks.push({ name: 'pgbouncer', verdict: 'fail', detail: redact((err as Error).message) });
     } finally {
@@ -113,10 +137,12 @@ export async function doctorCommand(started: Started): Promise<number> {
   for (const row of describeConfig(started.resolved)) {
     if (row.source !== 'default') out.push(`  ${row.key} = ${row.value}   [${row.source}]`);
   }
-  if (started.embedded) out.push(`  embedded PostgreSQL on 127.0.0.1:${started.embedded.port} (${started.embedded.dataDir})`);
+  if (started.embedded)
+    out.push(`  embedded PostgreSQL on 127.0.0.1:${started.embedded.port} (${started.embedded.dataDir})`);
   const checks = [...(await checkPostgres(started)), ...(await checkCluster(started))];
   out.push('checks:');
-  for (const c of checks) out.push(`  ${MARK[c.verdict]} ${c.name}: ${started.app.redact(c.detail).replace(/\n/g, '\n       ')}`);
+  for (const c of checks)
+    out.push(`  ${MARK[c.verdict]} ${c.name}: ${started.app.redact(c.detail).replace(/\n/g, '\n       ')}`);
   const failed = checks.filter((c) => c.verdict === 'fail').length;
   out.push(failed ? `${failed} check(s) failed` : 'all checks passed');
   process.stdout.write(`${out.join('\n')}\n`);

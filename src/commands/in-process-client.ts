@@ -5,7 +5,10 @@ import { createMcpServer } from '../server.js';
 import { VERSION } from '../version.js';
 
 /** An MCP client wired to a server in the same process: `pgmcp call` goes through exactly the server's code. */
-export async function connectInProcess(app: App, identity = 'cli'): Promise<{ client: Client; close(): Promise<void> }> {
+export async function connectInProcess(
+  app: App,
+  identity = 'cli',
+): Promise<{ client: Client; close(): Promise<void> }> {
   const server = createMcpServer(app, { sessionId: `in-process-${process.pid}`, identity });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'pgmcp-cli', version: VERSION });

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Config } from '../config/settings.js';
+import { markdownTable } from '../format/markdown.js';
 import { annotationsFor, requiredAccess } from '../tools/define.js';
 import { type Components, toolsFor } from '../tools/registry.js';
-import { markdownTable } from '../format/markdown.js';
 
 /** `pgmcp tools [--json]`: the catalogue for the current configuration. */
 export function toolsCommand(config: Config, components: Components, asJson: boolean): string {

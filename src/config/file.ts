@@ -14,7 +14,12 @@ export function readConfigFile(path: string): Record<string, unknown> {
   try {
     parsed = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError('--config', JSON.stringify(path), `valid ${path.endsWith('.json') ? 'JSON' : 'YAML'} (${(err as Error).message})`, 'flag');
+    throw new ConfigError(
+      '--config',
+      JSON.stringify(path),
+      `valid ${path.endsWith('.json') ? 'JSON' : 'YAML'} (${(err as Error).message})`,
+      'flag',
+    );
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {

@@ -50,7 +50,7 @@ function expectedOf(s: Setting): string {
 
 function shown(s: Setting, raw: unknown): string {
   if (s.secret) return '****';
-  return typeof raw === 'string' ? JSON.stringify(raw) : JSON.stringify(raw) ?? String(raw);
+  return typeof raw === 'string' ? JSON.stringify(raw) : (JSON.stringify(raw) ?? String(raw));
 }
 
 /** Turns one raw value (string from env/flags, or a native value from a file) into the setting's type. */
@@ -63,7 +63,8 @@ export function parseSettingValue(s: Setting, raw: unknown, source: ConfigSource
       if (typeof raw !== 'string' && typeof raw !== 'number') fail();
       return String(raw);
     case 'int': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      const n =
+        typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isInteger(n)) fail();
       if (s.min !== undefined && n < s.min) fail();
       if (s.max !== undefined && n > s.max) fail();
@@ -138,7 +139,8 @@ function leafKeys(obj: Record<string, unknown>, prefix = ''): string[] {
 export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
   const known = new Set(SETTINGS.map((s) => s.key));
   for (const key of leafKeys(inputs.file ?? {})) {
-    if (!known.has(key)) throw new ConfigError(key, '(in config file)', `one of the known keys: ${[...known].join(', ')}`, 'file-key');
+    if (!known.has(key))
+      throw new ConfigError(key, '(in config file)', `one of the known keys: ${[...known].join(', ')}`, 'file-key');
   }
   const out: Record<string, unknown> = {};
   const sources: Record<string, ConfigSource> = {};
@@ -159,7 +161,12 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
   for (const group of ['connection', 'audit', 'cluster', 'limits', 'log']) out[group] ??= {};
   const limits = out.limits as Config['limits'];
   if (limits.defaultRows > limits.maxRows) {
-    throw new ConfigError('limits.defaultRows', String(limits.defaultRows), `at most limits.maxRows (${limits.maxRows})`, sources['limits.defaultRows'] ?? 'default');
+    throw new ConfigError(
+      'limits.defaultRows',
+      String(limits.defaultRows),
+      `at most limits.maxRows (${limits.maxRows})`,
+      sources['limits.defaultRows'] ?? 'default',
+    );
   }
   return { config: ConfigSchema.parse(out), sources };
 }

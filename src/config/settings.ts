@@ -106,7 +106,13 @@ export const SETTINGS: readonly Setting[] = [
     default: 1048576,
     description: 'Cap on the rows of one result; the page ends early and says so',
   },
-  duration('limits.statementTimeoutMs', 'PGMCP_STATEMENT_TIMEOUT', 30000, 'statement_timeout of tool statements', '--statement-timeout'),
+  duration(
+    'limits.statementTimeoutMs',
+    'PGMCP_STATEMENT_TIMEOUT',
+    30000,
+    'statement_timeout of tool statements',
+    '--statement-timeout',
+  ),
   duration('limits.lockTimeoutMs', 'PGMCP_LOCK_TIMEOUT', 5000, 'lock_timeout of tool statements'),
   {
     key: 'limits.poolSize',

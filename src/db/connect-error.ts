@@ -1,4 +1,4 @@
-import { ToolError, fromPgError, isConnectionError, isPgServerError } from '../tools/errors.js';
+import { fromPgError, isConnectionError, isPgServerError, ToolError } from '../tools/errors.js';
 
 /** A failure to reach or log in to the server, as a tool error (credentials are never part of it). */
 export function connectionFailure(err: unknown, database: string): ToolError {

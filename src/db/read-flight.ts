@@ -74,7 +74,9 @@ export class ReadFlight {
   }
 
   /** Called by node-postgres when the connection is free. */
-  submit(connection: pg.Connection & { stream: NodeJS.WritableStream & { cork?: () => void; uncork?: () => void } }): void {
+  submit(
+    connection: pg.Connection & { stream: NodeJS.WritableStream & { cork?: () => void; uncork?: () => void } },
+  ): void {
     const con = connection as unknown as {
       parse(q: { text: string; name?: string }): void;
       bind(c: { values?: (string | null)[] }): void;
@@ -107,7 +109,11 @@ export class ReadFlight {
 
   handleRowDescription(msg: { fields: { name: string; dataTypeID: number; dataTypeModifier: number }[] }): void {
     if (this.phase !== 'statement') return;
-    this.fieldsSeen = msg.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID, dataTypeModifier: f.dataTypeModifier }));
+    this.fieldsSeen = msg.fields.map((f) => ({
+      name: f.name,
+      dataTypeID: f.dataTypeID,
+      dataTypeModifier: f.dataTypeModifier,
+    }));
   }
 
   handleDataRow(msg: PgMessage): void {

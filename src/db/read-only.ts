@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ToolError, fromPgError, isPgServerError } from '../tools/errors.js';
+import { fromPgError, isPgServerError, ToolError } from '../tools/errors.js';
 import { connectionFailure } from './connect-error.js';
 import type { PoolManager } from './pools.js';
 import { connect } from './read-query.js';

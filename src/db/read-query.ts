@@ -1,13 +1,13 @@
 import pg from 'pg';
 import type { Config } from '../config/settings.js';
-import { ToolError, fromPgError, isPgServerError } from '../tools/errors.js';
+import { fromPgError, isPgServerError, ToolError } from '../tools/errors.js';
 import { capCell } from './cells.js';
 import { connectionFailure } from './connect-error.js';
 import type { ParamValue } from './params.js';
 import type { PoolManager } from './pools.js';
 import { ReadFlight } from './read-flight.js';
 import { lookupTypes } from './type-names.js';
-import { type JsonValue, convertValue } from './values.js';
+import { convertValue, type JsonValue } from './values.js';
 
 export interface Column {
   name: string;
@@ -79,7 +79,13 @@ export async function runReadQuery(pools: PoolManager, config: Config, req: Read
   const limit = req.limit ?? config.limits.defaultRows;
   let broken: Error | undefined;
   try {
-    const flight = new ReadFlight({ sql: req.sql, params: req.params ?? [], offset, limit, maxBytes: config.limits.resultBytes });
+    const flight = new ReadFlight({
+      sql: req.sql,
+      params: req.params ?? [],
+      offset,
+      limit,
+      maxBytes: config.limits.resultBytes,
+    });
     client.query(flight as unknown as pg.QueryConfig);
     const cancel = () => cancelOnServer(pool, client, flight);
     req.signal?.addEventListener('abort', cancel, { once: true });
@@ -114,7 +120,10 @@ export async function runReadQuery(pools: PoolManager, config: Config, req: Read
     });
     const truncatedBy = result.cutByBytes ? 'bytes' : result.more ? 'limit' : undefined;
     const page: ReadPage = {
-      columns: result.fields.map((f, i) => ({ name: keys[i] as string, type: types.name(f.dataTypeID, f.dataTypeModifier) })),
+      columns: result.fields.map((f, i) => ({
+        name: keys[i] as string,
+        type: types.name(f.dataTypeID, f.dataTypeModifier),
+      })),
       rows,
       rowCount: rows.length,
       offset,

@@ -37,7 +37,8 @@ export async function lookupTypes(
          JOIN pg_catalog.pg_type t ON t.oid = m.oid`,
       [missing.map((f) => f.dataTypeID), missing.map((f) => f.dataTypeModifier)],
     );
-    for (const r of res.rows) cache.set(key(r.oid, r.typmod), { name: r.name, ...(r.element ? { element: r.element } : {}) });
+    for (const r of res.rows)
+      cache.set(key(r.oid, r.typmod), { name: r.name, ...(r.element ? { element: r.element } : {}) });
   }
   const arrays = new Map<number, number>();
   for (const f of fields) {

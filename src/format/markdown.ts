@@ -7,7 +7,10 @@ function cellText(v: JsonValue | undefined): string {
 }
 
 /** A compact markdown table (the text the model reads). */
-export function markdownTable(headers: readonly string[], rows: readonly (readonly (JsonValue | undefined)[])[]): string {
+export function markdownTable(
+  headers: readonly string[],
+  rows: readonly (readonly (JsonValue | undefined)[])[],
+): string {
   if (headers.length === 0) return '(no columns)';
   const head = `| ${headers.map((h) => cellText(h)).join(' | ')} |`;
   const rule = `|${headers.map(() => '---').join('|')}|`;

@@ -1,7 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolContext } from './context.js';
-import { type ToolDefinition, accessAllows, requiredAccess } from './define.js';
-import { ToolError, formatToolError } from './errors.js';
+import { accessAllows, requiredAccess, type ToolDefinition } from './define.js';
+import { formatToolError, ToolError } from './errors.js';
 
 /** One audit record per call. */
 export interface AuditRecord {
@@ -23,7 +23,8 @@ function auditDetails(args: Record<string, unknown>, data: unknown): Pick<AuditR
   const out: Pick<AuditRecord, 'action' | 'database' | 'rows'> = {};
   if (typeof args.action === 'string') out.action = args.action;
   if (typeof args.database === 'string') out.database = args.database;
-  else if (data && typeof (data as { database?: unknown }).database === 'string') out.database = (data as { database: string }).database;
+  else if (data && typeof (data as { database?: unknown }).database === 'string')
+    out.database = (data as { database: string }).database;
   const rows = data && (data as { rowCount?: unknown }).rowCount;
   if (typeof rows === 'number') out.rows = rows;
   return out;
@@ -73,7 +74,10 @@ export async function dispatchTool(
     }
     finish('bug', auditDetails(args, undefined));
     const message = err instanceof Error ? err.message : String(err);
-    ctx.log.error({ tool: def.name, err: ctx.redact(err instanceof Error ? (err.stack ?? message) : message) }, 'tool failed');
+    ctx.log.error(
+      { tool: def.name, err: ctx.redact(err instanceof Error ? (err.stack ?? message) : message) },
+      'tool failed',
+    );
     throw new Error(ctx.redact(`internal error in ${def.name}: ${message}`));
   }
 }

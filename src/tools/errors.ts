@@ -50,7 +50,8 @@ export function isConnectionError(err: unknown): err is Error & { code?: string 
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   return (
-    (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENOENT|EPIPE)$/.test(code)) ||
+    (typeof code === 'string' &&
+      /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENOENT|EPIPE)$/.test(code)) ||
     /Connection terminated|timeout expired|connect ETIMEDOUT|server closed the connection/i.test(err.message)
   );
 }
@@ -60,13 +61,29 @@ export function fromPgError(err: Error & PgErrorFields, statement?: string): Too
   const pos = err.position !== undefined ? Number(err.position) : undefined;
   const ipos = err.internalPosition !== undefined ? Number(err.internalPosition) : undefined;
   const pg: PgErrorFields = { message: err.message };
-  for (const k of ['severity', 'code', 'detail', 'hint', 'where', 'schema', 'table', 'column', 'dataType', 'constraint', 'internalQuery'] as const) {
+  for (const k of [
+    'severity',
+    'code',
+    'detail',
+    'hint',
+    'where',
+    'schema',
+    'table',
+    'column',
+    'dataType',
+    'constraint',
+    'internalQuery',
+  ] as const) {
     const v = err[k];
     if (typeof v === 'string' && v !== '') pg[k] = v;
   }
   if (pos !== undefined && Number.isFinite(pos)) pg.position = pos;
   if (ipos !== undefined && Number.isFinite(ipos)) pg.internalPosition = ipos;
-  return new ToolError(err.message, { ...(pg.code ? { code: pg.code } : {}), pg, ...(statement !== undefined ? { statement } : {}) });
+  return new ToolError(err.message, {
+    ...(pg.code ? { code: pg.code } : {}),
+    pg,
+    ...(statement !== undefined ? { statement } : {}),
+  });
 }
 
 /**
@@ -92,7 +109,8 @@ export function formatToolError(err: ToolError): string {
   const pg = err.info.pg;
   if (pg) {
     lines.push(`ERROR${pg.code ? ` ${pg.code}` : ''}: ${pg.message}`);
-    if (pg.position !== undefined && err.info.statement !== undefined) lines.push(caretUnder(err.info.statement, pg.position));
+    if (pg.position !== undefined && err.info.statement !== undefined)
+      lines.push(caretUnder(err.info.statement, pg.position));
     if (pg.detail) lines.push(`DETAIL: ${pg.detail}`);
     if (pg.hint) lines.push(`HINT: ${pg.hint}`);
     if (pg.internalQuery) {

@@ -59,7 +59,12 @@ export const pgQuery = defineTool({
       limit: args.limit ?? defaultRows,
       signal: ctx.signal,
     });
-    const lines = [markdownRecords(page.columns.map((c) => c.name), page.rows)];
+    const lines = [
+      markdownRecords(
+        page.columns.map((c) => c.name),
+        page.rows,
+      ),
+    ];
     const range = page.rowCount === 0 ? '0 rows' : `rows ${page.offset + 1}–${page.offset + page.rowCount}`;
     let footer = `${range} (${page.durationMs} ms)`;
     if (page.truncated) {

@@ -1,5 +1,5 @@
 import type { Config } from '../config/settings.js';
-import { type ToolDefinition, accessAllows, requiredAccess } from './define.js';
+import { accessAllows, requiredAccess, type ToolDefinition } from './define.js';
 import { pgQuery } from './query.js';
 import { pgSchema } from './schema.js';
 

@@ -3,7 +3,9 @@ import type { ToolContext } from './context.js';
 import { ToolError } from './errors.js';
 
 export const paramsArg = z
-  .array(z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.unknown()), z.record(z.string(), z.unknown())]))
+  .array(
+    z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.unknown()), z.record(z.string(), z.unknown())]),
+  )
   .optional()
   .describe('Values for $1, $2, … bound server-side (arrays become PostgreSQL arrays, objects JSON)');
 

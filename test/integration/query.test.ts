@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type InProcess, pgEnv, startInProcess } from '../support/mcp-client.js';
-import { type TestDatabase, createTestDatabase } from '../support/postgres-server.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
 let db: TestDatabase;
 let mcp: InProcess;
@@ -40,7 +40,12 @@ describe('pg_query', () => {
     const r = await mcp.call('pg_query', { sql: 'select 1 as one' });
     expect(r.isError).toBeFalsy();
     expect(r.text).toContain('| one |');
-    expect(r.structuredContent).toMatchObject({ rows: [{ one: 1 }], rowCount: 1, truncated: false, columns: [{ name: 'one', type: 'integer' }] });
+    expect(r.structuredContent).toMatchObject({
+      rows: [{ one: 1 }],
+      rowCount: 1,
+      truncated: false,
+      columns: [{ name: 'one', type: 'integer' }],
+    });
   });
 
   it('keeps every type faithful', async () => {
@@ -65,15 +70,27 @@ describe('pg_query', () => {
   });
 
   it('binds parameters server-side', async () => {
-    const r = await mcp.call('pg_query', { sql: 'select $1::int + 1 as x, $2::text as y, $3::int[] as z', params: [41, "it's; drop", [1, 2]] });
+    const r = await mcp.call('pg_query', {
+      sql: 'select $1::int + 1 as x, $2::text as y, $3::int[] as z',
+      params: [41, "it's; drop", [1, 2]],
+    });
     expect((r.structuredContent as { rows: unknown[] }).rows).toEqual([{ x: 42, y: "it's; drop", z: [1, 2] }]);
   });
 
   it('pages with limit and offset and says how to go on', async () => {
     const first = await mcp.call('pg_query', { sql: 'select g from generate_series(1, 250) g', limit: 100 });
-    expect(first.structuredContent).toMatchObject({ rowCount: 100, truncated: true, truncatedBy: 'limit', nextOffset: 100 });
+    expect(first.structuredContent).toMatchObject({
+      rowCount: 100,
+      truncated: true,
+      truncatedBy: 'limit',
+      nextOffset: 100,
+    });
     expect(first.text).toMatch(/offset 100/);
-    const last = await mcp.call('pg_query', { sql: 'select g from generate_series(1, 250) g', limit: 100, offset: 200 });
+    const last = await mcp.call('pg_query', {
+      sql: 'select g from generate_series(1, 250) g',
+      limit: 100,
+      offset: 200,
+    });
     const rows = (last.structuredContent as { rows: { g: number }[] }).rows;
     expect(rows).toHaveLength(50);
     expect(rows[0]?.g).toBe(201);
@@ -153,14 +170,22 @@ describe('pg_query', () => {
 describe('pg_query cancellation', () => {
   it('cancels the statement on the server when the client cancels the call', async () => {
     const controller = new AbortController();
-    const call = mcp.client.callTool({ name: 'pg_query', arguments: { sql: 'select pg_sleep(20), 1 as marker' } }, undefined, {
-      signal: controller.signal,
-    });
+    const call = mcp.client.callTool(
+      { name: 'pg_query', arguments: { sql: 'select pg_sleep(20), 1 as marker' } },
+      undefined,
+      {
+        signal: controller.signal,
+      },
+    );
     const watcher = new pg.Client({ connectionString: db.url });
     await watcher.connect();
     try {
       const running = async () =>
-        (await watcher.query(`select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep(20)%' and state = 'active'`)).rows[0].n;
+        (
+          await watcher.query(
+            `select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep(20)%' and state = 'active'`,
+          )
+        ).rows[0].n;
       for (let i = 0; i < 50 && (await running()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
       expect(await running()).toBe(1);
       controller.abort();

@@ -7,7 +7,7 @@ import { existsSync, rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type InProcess, pgEnv, startInProcess } from '../support/mcp-client.js';
-import { type TestDatabase, createTestDatabase } from '../support/postgres-server.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
 const FILE = '/tmp/pgmcp-attack-out';
 const PROGRAM_FILE = '/tmp/pgmcp-attack-program';
@@ -33,14 +33,23 @@ const attacks: [string, string | string[], Outcome?][] = [
   ['dollar quote then statement', 'select $$;commit;drop table victim$$::text; drop table victim'],
   ['TABLE then delete', 'table victim; delete from victim'],
   ['data-modifying CTE (delete)', 'with d as (delete from victim returning *) select * from d'],
-  ['data-modifying CTE (insert) after a read CTE', 'with x as (select 1), d as (insert into victim values (4) returning *) select * from x, d'],
-  ['data-modifying CTE in a subquery', "select * from (with u as (update victim set v = 'y' returning *) select * from u) s"],
+  [
+    'data-modifying CTE (insert) after a read CTE',
+    'with x as (select 1), d as (insert into victim values (4) returning *) select * from x, d',
+  ],
+  [
+    'data-modifying CTE in a subquery',
+    "select * from (with u as (update victim set v = 'y' returning *) select * from u) s",
+  ],
   ['SELECT INTO', 'select * into stolen from victim'],
   ['FOR UPDATE', 'select * from victim for update'],
   ['FOR SHARE NOWAIT', 'select * from victim for share nowait'],
   ['FOR UPDATE in a subquery', 'select * from (select * from victim for update) s'],
   ['SET then write', ['set default_transaction_read_only = off', 'insert into victim values (5)']],
-  ['set_config then write', ["select set_config('default_transaction_read_only', 'off', false)", 'insert into victim values (5)']],
+  [
+    'set_config then write',
+    ["select set_config('default_transaction_read_only', 'off', false)", 'insert into victim values (5)'],
+  ],
   ['set_config in FROM', "select * from set_config('transaction_read_only', 'off', true)"],
   ['SET ROLE', 'set role postgres'],
   ['RESET ALL', 'reset all'],
@@ -59,7 +68,10 @@ const attacks: [string, string | string[], Outcome?][] = [
   ['pg_stat_file', "select pg_stat_file('postgresql.conf')"],
   ['large object import', "select lo_import('/etc/passwd')"],
   ['large object export', `select lo_export(1, '${FILE}')`],
-  ['terminate the verifying backend', 'select pg_terminate_backend(pid) from pg_stat_activity where application_name = $$pgmcp-verify$$'],
+  [
+    'terminate the verifying backend',
+    'select pg_terminate_backend(pid) from pg_stat_activity where application_name = $$pgmcp-verify$$',
+  ],
   ['cancel own backend', 'select pg_cancel_backend(pg_backend_pid())'],
   ['reload configuration', 'select pg_reload_conf()'],
   ['session advisory lock', 'select pg_advisory_lock(42)'],
@@ -78,7 +90,7 @@ const attacks: [string, string | string[], Outcome?][] = [
   ['pg_sleep past the statement timeout', 'select pg_sleep(5)'],
   ['quoted function name', 'SeLeCt "pg_read_file"(\'/etc/passwd\')'],
   ['upper-case schema-qualified name', "select PG_CATALOG.PG_READ_FILE('/etc/passwd')"],
-  ['unicode-escaped identifier', "select U&\"pg\\005fread\\005ffile\"('/etc/passwd')"],
+  ['unicode-escaped identifier', 'select U&"pg\\005fread\\005ffile"(\'/etc/passwd\')'],
   ['nextval', "select nextval('victim_seq')"],
   ['SQL text run by query_to_xml', "select query_to_xml('select pg_advisory_lock(45)', true, false, '')"],
   ['pg_notify', "select pg_notify('chan', 'x')"],
@@ -159,7 +171,10 @@ describe('read-only attack suite', () => {
     expect(existsSync(FILE)).toBe(false);
     expect(existsSync(PROGRAM_FILE)).toBe(false);
     // The server still answers through pgmcp, read-only.
-    const ok = await mcp.call('pg_query', { sql: 'select current_setting($1) as ro', params: ['transaction_read_only'] });
+    const ok = await mcp.call('pg_query', {
+      sql: 'select current_setting($1) as ro',
+      params: ['transaction_read_only'],
+    });
     expect(ok.structuredContent).toMatchObject({ rows: [{ ro: 'on' }] });
   });
 
@@ -179,7 +194,16 @@ describe('read-only attack suite', () => {
                  (select count(*) from pg_cursors)::int as cursors,
                  (select count(*) from pg_listening_channels())::int as listening,
                  (select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid())::int as locks`);
-        expect(r.rows[0]).toEqual({ scs: 'on', default_ro: 'off', ro: 'off', session_settings: 0, prepared: 0, cursors: 0, listening: 0, locks: 0 });
+        expect(r.rows[0]).toEqual({
+          scs: 'on',
+          default_ro: 'off',
+          ro: 'off',
+          session_settings: 0,
+          prepared: 0,
+          cursors: 0,
+          listening: 0,
+          locks: 0,
+        });
       }
     } finally {
       for (const c of clients) c.release();

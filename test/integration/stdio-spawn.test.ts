@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pgEnv } from '../support/mcp-client.js';
-import { type TestDatabase, createTestDatabase } from '../support/postgres-server.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -67,7 +67,9 @@ describe.each(executables)('%s over stdio', (_name, command, prefix) => {
     const ok = await run(command, [...prefix, 'call', 'pg_query', '{"sql":"select 40 + 2 as answer"}'], { env });
     expect(ok.stdout).toContain('| answer |');
     expect(ok.stdout).toContain('| 42 |');
-    const json = await run(command, [...prefix, 'call', 'pg_query', '{"sql":"select 42 as answer"}', '--json'], { env });
+    const json = await run(command, [...prefix, 'call', 'pg_query', '{"sql":"select 42 as answer"}', '--json'], {
+      env,
+    });
     expect(JSON.parse(json.stdout)).toMatchObject({ rows: [{ answer: 42 }] });
     const err = await run(command, [...prefix, 'call', 'pg_query', '{"sql":"select pg_reload_conf()"}'], { env }).catch(
       (e: { code: number; stdout: string }) => e,

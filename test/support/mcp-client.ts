@@ -18,7 +18,13 @@ export interface InProcess {
 
 /** The PG* environment for a test database. */
 export function pgEnv(db: PgConnectionInfo): Record<string, string> {
-  return { PGHOST: db.host, PGPORT: String(db.port), PGUSER: db.user, PGPASSWORD: db.password, PGDATABASE: db.database };
+  return {
+    PGHOST: db.host,
+    PGPORT: String(db.port),
+    PGUSER: db.user,
+    PGPASSWORD: db.password,
+    PGDATABASE: db.database,
+  };
 }
 
 /** A real SDK Client connected in-process to a real pgmcp server built from `env` (PG* plus PGMCP_*). */

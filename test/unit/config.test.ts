@@ -74,7 +74,9 @@ describe('resolveConfig', () => {
   });
 
   it('refuses a default row count above the cap', () => {
-    expect(() => resolveConfig({ env: { PGMCP_DEFAULT_ROWS: '500', PGMCP_MAX_ROWS: '100' } })).toThrow(/limits\.defaultRows/);
+    expect(() => resolveConfig({ env: { PGMCP_DEFAULT_ROWS: '500', PGMCP_MAX_ROWS: '100' } })).toThrow(
+      /limits\.defaultRows/,
+    );
   });
 
   it('never shows a secret value, even in errors', () => {
@@ -98,7 +100,11 @@ describe('resolveConfig', () => {
 
   it('masks secrets when describing the configuration', () => {
     const resolved = resolveConfig({
-      env: { DATABASE_URL: 'postgres://app:hunter22@db:5432/shop', PGPASSWORD: 'pw-secret', PGMCP_PGBOUNCER_URL: 'postgres://adm:adm-pw@127.0.0.1:6432/pgbouncer' },
+      env: {
+        DATABASE_URL: 'postgres://app:hunter22@db:5432/shop',
+        PGPASSWORD: 'pw-secret',
+        PGMCP_PGBOUNCER_URL: 'postgres://adm:adm-pw@127.0.0.1:6432/pgbouncer',
+      },
     });
     const text = JSON.stringify(describeConfig(resolved));
     expect(text).not.toContain('hunter22');

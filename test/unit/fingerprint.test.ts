@@ -6,8 +6,12 @@ beforeAll(() => initParser());
 
 describe('fingerprintStatement', () => {
   it('is the same for statements differing only in constants and layout', () => {
-    expect(fingerprintStatement('select * from t where id = 1')).toBe(fingerprintStatement('SELECT *\n FROM t WHERE id = 42'));
-    expect(fingerprintStatement('select * from t where id = 1')).not.toBe(fingerprintStatement('select * from u where id = 1'));
+    expect(fingerprintStatement('select * from t where id = 1')).toBe(
+      fingerprintStatement('SELECT *\n FROM t WHERE id = 42'),
+    );
+    expect(fingerprintStatement('select * from t where id = 1')).not.toBe(
+      fingerprintStatement('select * from u where id = 1'),
+    );
   });
 
   it('never contains the statement text and still answers for text that does not parse', () => {
