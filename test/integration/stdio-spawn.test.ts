@@ -3,7 +3,9 @@
  * real SDK client, and the one-shot commands (call, tools, doctor) with their exit codes.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -101,5 +103,52 @@ describe.each(executables)('%s over stdio', (_name, command, prefix) => {
     );
     expect(err).toMatchObject({ code: 1 });
     expect((err as { stdout: string }).stdout).toMatch(/FAIL postgres/);
+  });
+});
+
+describe('release binaries', () => {
+  it('the x64 binary runs from a directory with no node_modules anywhere above it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pgmcp-alone-'));
+    try {
+      const alone = path.join(dir, 'pgmcp');
+      copyFileSync(BINARY, alone);
+      const r = await run(
+        alone,
+        ['call', 'pg_query', '{"sql":"select $1::text as parsed","params":["by the embedded parser"]}'],
+        {
+          env,
+          cwd: dir,
+        },
+      );
+      expect(r.stdout).toContain('by the embedded parser');
+      // The parser (WASM) is in use: a syntax error is caught before the server sees it, with its position.
+      const bad = await run(alone, ['call', 'pg_query', '{"sql":"selec 1"}'], { env, cwd: dir }).catch(
+        (e: { code: number; stdout: string }) => e,
+      );
+      expect(bad).toMatchObject({ code: 1 });
+      expect((bad as { stdout: string }).stdout).toMatch(/syntax error/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the arm64 binary is an aarch64 ELF executable', () => {
+    const header = Buffer.alloc(20);
+    const fd = openSync(path.join(root, 'dist/pgmcp-linux-arm64'), 'r');
+    readSync(fd, header, 0, 20, 0);
+    closeSync(fd);
+    expect(header.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    expect(header[4]).toBe(2); // 64-bit
+    expect(header.readUInt16LE(18)).toBe(0xb7); // EM_AARCH64
+  });
+
+  it('SHA256SUMS matches both binaries', () => {
+    const sums = readFileSync(path.join(root, 'dist/SHA256SUMS'), 'utf8');
+    for (const name of ['pgmcp-linux-x64', 'pgmcp-linux-arm64']) {
+      const digest = createHash('sha256')
+        .update(readFileSync(path.join(root, 'dist', name)))
+        .digest('hex');
+      expect(sums).toContain(`${digest}  ${name}`);
+    }
   });
 });
