@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Config } from '../config/settings.js';
 import { fromPgError, isPgServerError, ToolError } from '../tools/errors.js';
 import { capCell } from './cells.js';
+import { uniqueNames } from './column-names.js';
 import { connectionFailure } from './connect-error.js';
 import type { ParamValue } from './params.js';
 import type { PoolManager } from './pools.js';
@@ -36,19 +37,6 @@ export interface ReadRequest {
   limit?: number;
   /** Aborting (the MCP client cancelled the call) cancels the statement on the server. */
   signal?: AbortSignal;
-}
-
-/** Column keys for row objects: duplicates get a suffix (`?column?`, `?column?_2`) so no value is lost. */
-export function uniqueNames(names: readonly string[]): string[] {
-  const seen = new Map<string, number>();
-  return names.map((n) => {
-    const count = (seen.get(n) ?? 0) + 1;
-    seen.set(n, count);
-    let name = count === 1 ? n : `${n}_${count}`;
-    while (count > 1 && seen.has(name)) name = `${name}_`;
-    if (count > 1) seen.set(name, 1);
-    return name;
-  });
 }
 
 /** Sends PostgreSQL's cancel request for what `client` is running (a separate short connection, as libpq does). */
