@@ -24,7 +24,7 @@ function fingerprintArgs(args: Record<string, unknown>): string | undefined {
 export function createMcpServer(app: App, caller: Caller): McpServer {
   const server = new McpServer(
     { name: 'pgmcp', version: VERSION },
-    { capabilities: { tools: {}, logging: {} }, instructions: instructions(app) },
+    { capabilities: { tools: {} }, instructions: instructions(app) },
   );
   for (const def of toolsFor(app.config, app.components)) {
     server.registerTool(
