@@ -30,7 +30,8 @@ export async function start(opts: StartOptions): Promise<Started> {
   const resolved = resolveConfig({ file, env: opts.env, flags: opts.flags });
   const quiet = opts.oneShot && resolved.sources['log.level'] === 'default';
   const log = createLogger(quiet ? 'warn' : resolved.config.log.level);
-  const parserReady = initParser();
+  // The parser's WASM loads in the background: the MCP handshake and tools/list do not wait for it; a tool call does.
+  initParser().catch((err: unknown) => log.error({ err: String(err) }, 'SQL parser failed to load'));
   let embedded: EmbeddedPostgres | undefined;
   if (opts.embedded) {
     const { startEmbedded } = await import('./db/embedded.js');
@@ -50,7 +51,6 @@ export async function start(opts: StartOptions): Promise<Started> {
       sslmode: 'disable',
     };
   }
-  await parserReady;
   const app = createApp(resolved.config, log, { auditToStderr: !opts.oneShot });
   let done: Promise<void> | undefined;
   const shutdown = () => {

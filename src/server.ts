@@ -1,6 +1,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { App } from './app.js';
 import { fingerprintStatement } from './sql/fingerprint.js';
+import { initParser } from './sql/parser.js';
 import type { Caller, ToolContext } from './tools/context.js';
 import { annotationsFor } from './tools/define.js';
 import { dispatchTool } from './tools/dispatch.js';
@@ -37,6 +38,7 @@ export function createMcpServer(app: App, caller: Caller): McpServer {
         annotations: annotationsFor(def),
       },
       async (args: Record<string, unknown>, extra) => {
+        await initParser();
         const progressToken = extra._meta?.progressToken;
         const ctx: ToolContext = {
           config: app.config,
