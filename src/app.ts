@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import pino from 'pino';
 import { secretsOf } from './config/resolve.js';
 import type { Config } from './config/settings.js';
@@ -25,17 +26,22 @@ export interface App {
 
 /**
  * Audit lines are their own stream, independent of the log level: to the audit file when one is set, otherwise to
- * stderr for a server. A one-shot CLI call (`pgmcp call`) is audited only to a configured file.
+ * stderr for a server. A one-shot CLI call (`pgmcp call`) is audited only to a configured file. Writes are buffered
+ * (off the call's path) and flushed when the app closes.
  */
-function makeAuditor(config: Config, toStderr: boolean): { audit: Auditor; close: () => void } {
-  if (!config.audit.file && !toStderr) return { audit: () => undefined, close: () => undefined };
+function makeAuditor(config: Config, toStderr: boolean): { audit: Auditor; close: () => Promise<void> } {
+  if (!config.audit.file && !toStderr) return { audit: () => undefined, close: async () => undefined };
   const dest = config.audit.file
     ? pino.destination({ dest: config.audit.file, append: true, sync: false, mkdir: true })
-    : pino.destination({ fd: 2, sync: true });
+    : pino.destination({ fd: 2, sync: false });
   const auditLog = pino({ base: { name: 'pgmcp-audit' }, level: 'info' }, dest);
   return {
     audit: (record: AuditRecord) => auditLog.info({ audit: record }, 'tool call'),
-    close: () => dest.flushSync(),
+    close: async () => {
+      // An audit file may still be opening: its lines wait in the buffer until it is.
+      if ((dest as unknown as { fd: number }).fd < 0) await once(dest, 'ready');
+      dest.flushSync();
+    },
   };
 }
 
@@ -71,7 +77,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     },
     async close() {
       await pools.close();
-      auditor.close();
+      await auditor.close();
     },
   };
 }

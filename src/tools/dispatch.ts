@@ -30,6 +30,13 @@ function auditDetails(args: Record<string, unknown>, data: unknown): Pick<AuditR
   return out;
 }
 
+/** The structured result with secrets removed; parsed back only when redaction changed something. */
+function redactData(data: Record<string, unknown>, redact: (text: string) => string): Record<string, unknown> {
+  const json = JSON.stringify(data);
+  const clean = redact(json);
+  return clean === json ? data : (JSON.parse(clean) as Record<string, unknown>);
+}
+
 /**
  * Runs a tool: access checked again at call time, expected failures (ToolError) returned as `isError` results with
  * everything PostgreSQL said, secrets redacted from every text, an audit record for every call. Bugs are logged and
@@ -65,7 +72,7 @@ export async function dispatchTool(
     finish('ok', auditDetails(args, out.data));
     return {
       content: [{ type: 'text', text: ctx.redact(out.text) }],
-      structuredContent: JSON.parse(ctx.redact(JSON.stringify(out.data))) as Record<string, unknown>,
+      structuredContent: redactData(out.data as Record<string, unknown>, ctx.redact),
     };
   } catch (err) {
     if (err instanceof ToolError) {
