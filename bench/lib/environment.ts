@@ -1,0 +1,101 @@
+/** What the numbers were measured on. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface Environment {
+  date: string;
+  host: { cpuModel: string; cores: number; memTotalMb: number; kernel: string; loadAvgAtStart: number[] };
+  runner: { runtime: string; version: string };
+  versions: {
+    node: string;
+    bun: string | null;
+    postgres: string | null;
+    mcpSdk: string | null;
+    pg: string | null;
+    referenceServer: string | null;
+  };
+  pgmcp: {
+    version: string | null;
+    commit: string | null;
+    dirty: boolean | null;
+    bundleBytes: number | null;
+    binaryBytes: number | null;
+  };
+}
+
+function tryRun(cmd: string, args: string[], cwd?: string): string | null {
+  try {
+    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function pkgVersion(file: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function size(file: string): number | null {
+  try {
+    return statSync(file).size;
+  } catch {
+    return null;
+  }
+}
+
+function cpuModel(): string {
+  const fromOs = os.cpus()[0]?.model;
+  if (fromOs) return fromOs.trim();
+  try {
+    return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export interface EnvironmentInput {
+  root: string;
+  bun: string;
+  bundle: string;
+  binary: string;
+  referencePackageJson: string;
+  postgresVersion: string | null;
+}
+
+export function describeEnvironment(input: EnvironmentInput): Environment {
+  const { root } = input;
+  const status = tryRun('git', ['status', '--porcelain', '--untracked-files=no'], root);
+  const bunVersion = (globalThis as { Bun?: { version: string } }).Bun?.version;
+  return {
+    date: new Date().toISOString(),
+    host: {
+      cpuModel: cpuModel(),
+      cores: os.cpus().length,
+      memTotalMb: Math.round(os.totalmem() / 1048576),
+      kernel: `${os.type()} ${os.release()}`,
+      loadAvgAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    },
+    runner: bunVersion ? { runtime: 'bun', version: bunVersion } : { runtime: 'node', version: process.version },
+    versions: {
+      node: tryRun('node', ['--version']) ?? process.version,
+      bun: tryRun(input.bun, ['--version']),
+      postgres: input.postgresVersion,
+      mcpSdk: pkgVersion(path.join(root, 'node_modules/@modelcontextprotocol/sdk/package.json')),
+      pg: pkgVersion(path.join(root, 'node_modules/pg/package.json')),
+      referenceServer: pkgVersion(input.referencePackageJson),
+    },
+    pgmcp: {
+      version: pkgVersion(path.join(root, 'package.json')),
+      commit: tryRun('git', ['rev-parse', '--short', 'HEAD'], root),
+      dirty: status === null ? null : status.length > 0,
+      bundleBytes: size(input.bundle),
+      binaryBytes: size(input.binary),
+    },
+  };
+}

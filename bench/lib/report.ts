@@ -1,0 +1,230 @@
+/** The results file's shape and its markdown summary. */
+import type { PagedBigResult, WholeBigResult } from './big-result.js';
+import type { Environment } from './environment.js';
+import type { LatencyPlan } from './latency.js';
+import type { Mem } from './proc.js';
+import type { Summary } from './stats.js';
+
+export interface StartupResult {
+  label: string;
+  initializeMs: Summary;
+  readyMs: Summary;
+  rssAfterStartMb: Summary;
+  hwmAfterStartMb: Summary;
+  tools: number | null;
+  errors: string[];
+  /** readyMs median / the reference server's. */
+  ratioToReference: number | null;
+}
+
+export type LatencyKind = 'baseline' | 'component' | 'server' | 'ping';
+
+export interface LatencyResult {
+  label: string;
+  kind: LatencyKind;
+  ms: Summary;
+  /** median / direct pg Client median. */
+  ratioToDirectPg: number | null;
+  /** median / direct pg Pool(1) median. */
+  ratioToPool: number | null;
+  /**
+   * Spawned servers: CPU time (user + system, all threads) the server process used per request it answered, from
+   * /proc/<pid>/stat over the whole series (warm-ups included; 10 ms tick resolution over ≥ 1000 requests).
+   */
+  serverCpuMsPerRequest?: number | null;
+  /**
+   * CPU time of the bench process itself per timed call (the client side: SDK client, stdio, result validation; for
+   * direct pg the driver; for the in-process path client and server together).
+   */
+  clientCpuMsPerRequest: number | null;
+}
+
+export interface MemoryResult {
+  label: string;
+  afterStartup: Mem | null;
+  afterCalls: Mem | null;
+}
+
+export interface Results {
+  name: string;
+  environment: Environment;
+  plan: { startupRuns: number; latency: LatencyPlan; bigRepeats: number; bigSql: string; bigTimeoutMs: number };
+  startup: Record<string, StartupResult>;
+  latency: Record<string, LatencyResult>;
+  memory: Record<string, MemoryResult>;
+  bigResult: {
+    /** PostgreSQL's own time to the first page, without MCP. */
+    baseline: { label: string; ms: Summary };
+    /** pgmcp on fresh servers (one `select 1` before). */
+    pgmcp: Record<string, PagedBigResult & { label: string; firstPage: Summary }>;
+    /** pgmcp once on the servers of the per-call series, after their 1000+ calls; mem.hwmMb = peak over the session. */
+    warm: Record<
+      string,
+      { label: string; ms: number | null; rowsInPage: number | null; mem: Mem | null; error?: string }
+    >;
+    reference: { label: string; runs: WholeBigResult[] };
+  };
+  verdicts: {
+    binaryPerCallMedianWithin3xDirectPg: boolean | null;
+    binaryPerCallMedianBelowReference: boolean | null;
+    binaryStartupMedianBelowReference: boolean | null;
+    binaryBigResultPeakUnder200Mb: boolean | null;
+    bundleBigResultPeakUnder200Mb: boolean | null;
+    binaryWarmPeakUnder200Mb: boolean | null;
+    bundleWarmPeakUnder200Mb: boolean | null;
+  };
+  durationS: number;
+}
+
+const ms = (v: number | null | undefined, digits = 3) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
+const x = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${v.toFixed(2)}×`);
+const mbs = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${v.toFixed(1)}`);
+const yes = (v: boolean | null) => (v === null ? 'n/a' : v ? 'yes' : 'no');
+
+/** Text safe inside a markdown table cell: one line, no column separators. */
+const cell = (text: string, max = 160) => (text.split('\n')[0] ?? '').replace(/\|/g, '/').slice(0, max);
+
+export function renderSummary(r: Results): string {
+  const e = r.environment;
+  const lines: string[] = [];
+  lines.push(`## Performance (bench run \`${r.name}\`)`, '');
+  lines.push(
+    `Measured ${e.date.slice(0, 10)} on ${e.host.cpuModel}, ${e.host.cores} cores, ${e.host.kernel}; ` +
+      `node ${e.versions.node}, bun ${e.versions.bun ?? '?'}, PostgreSQL ${e.versions.postgres ?? '?'} on the same host ` +
+      `(loopback TCP); client: @modelcontextprotocol/sdk ${e.versions.mcpSdk ?? '?'} \`Client\` + ` +
+      `\`StdioClientTransport\` under ${e.runner.runtime} ${e.runner.version}; pgmcp ${e.pgmcp.version ?? '?'} @ ${e.pgmcp.commit ?? '?'}` +
+      `${e.pgmcp.dirty ? ' (working tree had uncommitted changes)' : ''}; reference: @modelcontextprotocol/server-postgres ` +
+      `${e.versions.referenceServer ?? '?'}.`,
+    '',
+    '> This is a shared, noisy 2-core machine: absolute times move from run to run (and PostgreSQL shares the cores). ' +
+      'Compare the ratios, which are taken against baselines measured in the same run, interleaved with the servers.',
+    '',
+  );
+
+  lines.push(
+    `### Startup: spawn → initialize → tools/list (${r.plan.startupRuns} runs each, interleaved)`,
+    '',
+    '| server | median ms | p90 ms | min ms | initialize median ms | vs reference | RSS after start (MB) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const s of Object.values(r.startup)) {
+    lines.push(
+      `| ${s.label} | ${ms(s.readyMs.median, 1)} | ${ms(s.readyMs.p90, 1)} | ${ms(s.readyMs.min, 1)} | ${ms(s.initializeMs.median, 1)} | ${x(s.ratioToReference)} | ${mbs(s.rssAfterStartMb.median)} |`,
+    );
+    if (s.errors.length > 0)
+      lines.push(`|  ↳ ${s.errors.length} failed start(s): ${cell(s.errors[0] ?? '')} | | | | | | |`);
+  }
+  lines.push('');
+
+  const p = r.plan.latency;
+  const n = p.rounds * p.perRound;
+  lines.push(
+    `### Per call: \`select 1\` (${n} timed calls each after ${p.warmup} warm-up, in ${p.rounds} interleaved rounds)`,
+    '',
+    '| path | median ms | p90 ms | p99 ms | × direct pg | × pg.Pool(1) | client CPU ms/call | server CPU ms/call |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  const order: LatencyKind[] = ['baseline', 'component', 'server', 'ping'];
+  for (const kind of order) {
+    for (const l of Object.values(r.latency).filter((v) => v.kind === kind)) {
+      lines.push(
+        `| ${l.label} | ${ms(l.ms.median)} | ${ms(l.ms.p90)} | ${ms(l.ms.p99)} | ${x(l.ratioToDirectPg)} | ${x(l.ratioToPool)} | ${ms(l.clientCpuMsPerRequest)} | ${ms(l.serverCpuMsPerRequest)} |`,
+      );
+    }
+  }
+  lines.push(
+    '',
+    'CPU columns: the bench process (client side) and the spawned server process (all threads, from /proc/<pid>/stat, ' +
+      '10 ms ticks over ≥ 1000 requests) per timed request; CPU above the wall time means work on other threads ' +
+      '(JIT, GC) or in the kernel.',
+    '',
+  );
+  const L = r.latency;
+  const direct = L['direct-pg']?.ms.median;
+  const flight = L['direct-pg-read-flight']?.ms.median;
+  const inProcess = L['in-process']?.ms.median;
+  for (const id of ['binary', 'bundle']) {
+    const call = L[id];
+    const ping = L[`ping-${id}`];
+    if (!call || !ping || flight === undefined) continue;
+    const rest = call.ms.median - ping.ms.median - flight;
+    lines.push(
+      `- Where ${call.label.split(':')[0]}'s ${ms(call.ms.median)} ms go (medians, so only roughly additive): ` +
+        `${ms(ping.ms.median)} ms stdio + JSON-RPC round trip (MCP ping), ${ms(flight)} ms PostgreSQL work ` +
+        `(pgmcp's read batch, direct; a bare \`select 1\` is ${ms(direct)} ms), ≈${ms(rest)} ms the tool pipeline in ` +
+        'JavaScript on both sides (SDK request/result validation, zod input/output schemas, parse + read guard + ' +
+        `fingerprint, result shaping, audit line). CPU per pg_query: server ${ms(call.serverCpuMsPerRequest)} ms ` +
+        `(per ping ${ms(ping.serverCpuMsPerRequest)}), client ${ms(call.clientCpuMsPerRequest)} ms ` +
+        `(per ping ${ms(ping.clientCpuMsPerRequest)}).`,
+    );
+  }
+  if (inProcess !== undefined) {
+    lines.push(
+      `- The same pipeline in one node process without stdio (in-memory transport) takes ${ms(inProcess)} ms per call.`,
+    );
+  }
+  lines.push('');
+
+  lines.push('### Server memory (VmRSS / VmHWM of the spawned process, MB)', '');
+  lines.push(
+    '| server | RSS after startup (+1 call) | RSS after the calls | peak (HWM) after the calls |',
+    '|---|---:|---:|---:|',
+  );
+  for (const m of Object.values(r.memory)) {
+    lines.push(
+      `| ${m.label} | ${mbs(m.afterStartup?.rssMb)} | ${mbs(m.afterCalls?.rssMb)} | ${mbs(m.afterCalls?.hwmMb)} |`,
+    );
+  }
+  lines.push('');
+
+  lines.push(
+    `### 5,000,000 rows: \`${r.plan.bigSql}\``,
+    '',
+    '| server | what comes back | time (median) ms | server peak RSS (VmHWM) MB | outcome |',
+    '|---|---|---:|---:|---|',
+  );
+  const base = r.bigResult.baseline;
+  lines.push(`| ${base.label} | first page | ${ms(base.ms.median, 0)} | – | baseline (${base.ms.n} runs) |`);
+  for (const b of Object.values(r.bigResult.pgmcp)) {
+    const what =
+      b.rowsInPage === null ? '–' : `first page: ${b.rowsInPage} rows${b.truncated ? ', truncated + nextOffset' : ''}`;
+    const outcome = b.error
+      ? `error: ${cell(b.error)}`
+      : `ok (${b.firstPage.n} runs, p90 ${ms(b.firstPage.p90, 0)} ms)`;
+    lines.push(
+      `| ${b.label}, fresh process | ${what} | ${ms(b.firstPage.median, 0)} | ${mbs(b.after?.hwmMb)} | ${outcome} |`,
+    );
+  }
+  for (const w of Object.values(r.bigResult.warm)) {
+    const what = w.rowsInPage === null ? '–' : `first page: ${w.rowsInPage} rows`;
+    const outcome = w.error ? `error: ${cell(w.error)}` : 'ok (1 run; peak is over the whole session)';
+    lines.push(
+      `| ${w.label}, after the per-call series | ${what} | ${ms(w.ms, 0)} | ${mbs(w.mem?.hwmMb)} | ${outcome} |`,
+    );
+  }
+  for (const w of r.bigResult.reference.runs) {
+    const how =
+      w.client === 'sdk-default'
+        ? 'all rows as one JSON text, read by the SDK client (defaults)'
+        : 'all rows as one JSON text, read by a raw line reader';
+    const size = w.responseBytes ? ` (${(w.responseBytes / 1048576).toFixed(0)} MB answer)` : '';
+    const outcome = w.outcome === 'ok' ? `ok${size}` : `${w.outcome}: ${cell(w.error ?? '')}`;
+    lines.push(`| ${r.bigResult.reference.label} | ${how} | ${ms(w.ms, 0)} | ${mbs(w.hwmMb)} | ${outcome} |`);
+  }
+  lines.push('');
+
+  const v = r.verdicts;
+  lines.push(
+    '### Verdicts',
+    '',
+    `- binary per-call median ≤ 3× direct pg: **${yes(v.binaryPerCallMedianWithin3xDirectPg)}**; below the reference server: **${yes(v.binaryPerCallMedianBelowReference)}**`,
+    `- binary startup median below the reference server: **${yes(v.binaryStartupMedianBelowReference)}**`,
+    `- peak RSS under 200 MB on the 5M-row statement, fresh process: binary **${yes(v.binaryBigResultPeakUnder200Mb)}**, node bundle **${yes(v.bundleBigResultPeakUnder200Mb)}**; ` +
+      `after the per-call series: binary **${yes(v.binaryWarmPeakUnder200Mb)}**, node bundle **${yes(v.bundleWarmPeakUnder200Mb)}**`,
+    '',
+    `Raw numbers: \`bench/results/${r.name}.json\`; reproduce with \`npm run bench\` (about ${Math.ceil(r.durationS / 60)} min).`,
+    '',
+  );
+  return lines.join('\n');
+}

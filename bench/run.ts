@@ -1,0 +1,455 @@
+/**
+ * pgmcp benchmarks: startup, per-call latency, server memory and a 5,000,000-row statement, for the node bundle
+ * (dist/pgmcp.cjs), the compiled binary (dist/pgmcp-linux-x64) and the archived reference server
+ * (@modelcontextprotocol/server-postgres), against direct node-postgres baselines measured in the same run.
+ *
+ *   npm run bench [-- --name NAME] [-- --quick]
+ *
+ * Runs under node (the usual runtime of MCP clients): the npm script bundles this file with esbuild into
+ * node_modules/.cache/pgmcp-bench/run.mjs (dependencies external; not under bench/, which biome lints) and runs that.
+ * Starts and stops its own throwaway PostgreSQL 15. Installs the reference server
+ * into bench/.cache/ref (gitignored) on first use. Writes bench/results/NAME.json and bench/results/summary.md and
+ * prints the summary on stdout (progress goes to stderr).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { loadModule, parseSync } from 'libpg-query';
+import pg from 'pg';
+import { ReadFlight } from '../src/db/read-flight.js';
+import { startInProcess } from '../test/support/mcp-client.js';
+import { startPostgres } from '../test/support/postgres-server.js';
+import { pagedBigResults, wholeBigResultRaw, wholeBigResultSdk } from './lib/big-result.js';
+import { describeEnvironment } from './lib/environment.js';
+import { type LatencyPlan, measureLatency, type Target } from './lib/latency.js';
+import { cpuMs, readMem } from './lib/proc.js';
+import { type LatencyKind, type LatencyResult, type Results, renderSummary } from './lib/report.js';
+import { type RunningServer, type ServerSpec, startServer } from './lib/spawn-server.js';
+import { measureStartup } from './lib/startup.js';
+import { ratio, round, summarize } from './lib/stats.js';
+
+const REFERENCE_PACKAGE = '@modelcontextprotocol/server-postgres';
+const REFERENCE_VERSION = '0.6.2';
+const BIG_SQL = 'select g, md5(g::text) from generate_series(1, 5000000) g';
+
+const { values: opts } = parseArgs({
+  options: {
+    name: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function findRoot(): string {
+  let dir = process.cwd();
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pgmcp') return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('run from inside the pgmcp repository');
+    dir = up;
+  }
+}
+
+const root = findRoot();
+const BUNDLE = path.join(root, 'dist/pgmcp.cjs');
+const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
+const BUN = path.join(root, 'node_modules/.bin/bun');
+const REF_DIR = path.join(root, 'bench/.cache/ref');
+const REF_PKG_DIR = path.join(REF_DIR, 'node_modules', REFERENCE_PACKAGE);
+const RESULTS_DIR = path.join(root, 'bench/results');
+const NODE = (globalThis as { Bun?: unknown }).Bun ? 'node' : process.execPath;
+
+/** The reference server, installed with npm into bench/.cache/ref (outside the project's dependency tree). */
+function ensureReference(): string {
+  const pkgJson = path.join(REF_PKG_DIR, 'package.json');
+  const installed = existsSync(pkgJson) && JSON.parse(readFileSync(pkgJson, 'utf8')).version === REFERENCE_VERSION;
+  if (!installed) {
+    log(`installing ${REFERENCE_PACKAGE}@${REFERENCE_VERSION} into ${path.relative(root, REF_DIR)} …`);
+    mkdirSync(REF_DIR, { recursive: true });
+    // --prefix with --no-save/--no-package-lock: only REF_DIR/node_modules is written (no manifest for linters to see).
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        REF_DIR,
+        '--no-save',
+        '--no-package-lock',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+        `${REFERENCE_PACKAGE}@${REFERENCE_VERSION}`,
+      ],
+      { cwd: REF_DIR, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+  }
+  const bin = (JSON.parse(readFileSync(pkgJson, 'utf8')) as { bin: Record<string, string> }).bin;
+  const entry = Object.values(bin)[0];
+  if (!entry) throw new Error(`${REFERENCE_PACKAGE} has no bin`);
+  return path.join(REF_PKG_DIR, entry);
+}
+
+function defaultName(): string {
+  const d = new Date().toISOString().replace(/:/g, '').replace(/\..*$/, 'Z');
+  return `linux-x64-${d}`;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const name = opts.name ?? defaultName();
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`--name: letters, digits, . _ - only: ${name}`);
+  for (const f of [BUNDLE, BINARY]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: build first (npm run build:all)`);
+  }
+  const referenceEntry = ensureReference();
+  const quick = opts.quick ?? false;
+  const startupRuns = quick ? 3 : 20;
+  const plan: LatencyPlan = quick
+    ? { warmup: 30, rounds: 2, perRound: 50, roundWarmup: 5 }
+    : { warmup: 200, rounds: 5, perRound: 200, roundWarmup: 20 };
+  const bigRepeats = quick ? 1 : 5;
+  const bigTimeoutMs = quick ? 120_000 : 300_000;
+
+  log('starting PostgreSQL 15 …');
+  const server = await startPostgres({ name: 'bench', preload: [] });
+  const running: RunningServer[] = [];
+  const direct = new pg.Client({ connectionString: server.url });
+  const pool = new pg.Pool({ connectionString: server.url, max: 1 });
+  try {
+    await direct.connect();
+    const pgVersion =
+      (await direct.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? null;
+    const environment = describeEnvironment({
+      root,
+      bun: BUN,
+      bundle: BUNDLE,
+      binary: BINARY,
+      referencePackageJson: path.join(REF_PKG_DIR, 'package.json'),
+      postgresVersion: pgVersion,
+    });
+
+    const baseEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' };
+    const pgEnv = {
+      ...baseEnv,
+      PGHOST: server.host,
+      PGPORT: String(server.port),
+      PGUSER: server.user,
+      PGPASSWORD: server.password,
+      PGDATABASE: server.database,
+    };
+    const pgQueryArgs = (sql: string) => ({ sql });
+    const specs: ServerSpec[] = [
+      {
+        id: 'binary',
+        label: 'pgmcp binary (bun)',
+        command: BINARY,
+        args: ['serve'],
+        env: pgEnv,
+        tool: 'pg_query',
+        toolArgs: pgQueryArgs,
+      },
+      {
+        id: 'bundle',
+        label: 'pgmcp node bundle',
+        command: NODE,
+        args: [BUNDLE, 'serve'],
+        env: pgEnv,
+        tool: 'pg_query',
+        toolArgs: pgQueryArgs,
+      },
+      {
+        id: 'reference',
+        label: `reference server-postgres ${REFERENCE_VERSION} (node)`,
+        command: NODE,
+        args: [referenceEntry, server.url],
+        env: baseEnv,
+        tool: 'query',
+        toolArgs: (sql: string) => ({ sql }),
+      },
+    ];
+    // An experiment, not a shipped configuration: the same bundle with V8's optimizing WASM tier off (the parser's
+    // WASM then stays on the baseline compiler), to show what that tier costs in memory and saves in time.
+    const liftoff: ServerSpec = {
+      id: 'bundle-liftoff',
+      label: 'pgmcp node bundle, node --liftoff-only (experiment)',
+      command: NODE,
+      args: ['--liftoff-only', BUNDLE, 'serve'],
+      env: pgEnv,
+      tool: 'pg_query',
+      toolArgs: pgQueryArgs,
+    };
+    /** Servers of the per-call and 5M-row series: the compared ones plus the experiment. */
+    const callSpecs = [...specs, liftoff];
+    const spec = (id: string) => callSpecs.find((s) => s.id === id) as ServerSpec;
+
+    // 1. Startup -------------------------------------------------------------------------------------------------
+    log(`startup: ${startupRuns} runs × ${specs.length} servers`);
+    const startupSamples = await measureStartup(specs, startupRuns, log);
+    const refReady = summarize(startupSamples.get('reference')?.readyMs ?? []).median;
+    const startup: Results['startup'] = {};
+    for (const s of specs) {
+      const o = startupSamples.get(s.id);
+      if (!o) continue;
+      const ready = summarize(o.readyMs, 2);
+      startup[s.id] = {
+        label: s.label,
+        initializeMs: summarize(o.initializeMs, 2),
+        readyMs: ready,
+        rssAfterStartMb: summarize(o.rssMb, 1),
+        hwmAfterStartMb: summarize(o.hwmMb, 1),
+        tools: o.toolCount,
+        errors: o.errors,
+        ratioToReference: ratio(ready.median, refReady),
+      };
+    }
+
+    // 2. Per-call latency + 3. memory --------------------------------------------------------------------------------
+    log('per-call latency: starting servers');
+    const memory: Results['memory'] = {};
+    for (const s of callSpecs) {
+      const r = await startServer(s);
+      running.push(r);
+      await r.query('select 1');
+      memory[s.id] = { label: s.label, afterStartup: readMem(r.pid), afterCalls: null };
+    }
+    const srv = (id: string) => running.find((r) => r.spec.id === id) as RunningServer;
+    await loadModule();
+    const flight = async () => {
+      const f = new ReadFlight({ sql: 'select 1', params: [], offset: 0, limit: 100, maxBytes: 1 << 20 });
+      direct.query(f as unknown as pg.QueryConfig);
+      await f.done;
+    };
+    // The same server code in this process, SDK Client ↔ McpServer over an in-memory transport: the tool pipeline
+    // without the process boundary (audit lines to /dev/null so that they do not flood this process's stderr).
+    const inProcess = await startInProcess({
+      PGHOST: server.host,
+      PGPORT: String(server.port),
+      PGUSER: server.user,
+      PGPASSWORD: server.password,
+      PGDATABASE: server.database,
+      PGMCP_AUDIT_FILE: '/dev/null',
+    });
+    const kinds = new Map<string, LatencyKind>();
+    const labels = new Map<string, string>();
+    /** Requests each spawned server answered (warm-ups included), for CPU time per request. */
+    const served = new Map<string, number>();
+    const target = (id: string, label: string, kind: LatencyKind, call: () => Promise<unknown>): Target => {
+      kinds.set(id, kind);
+      labels.set(id, label);
+      served.set(id, 0);
+      return {
+        id,
+        label,
+        call: () => {
+          served.set(id, (served.get(id) ?? 0) + 1);
+          return call();
+        },
+      };
+    };
+    const callTargets: Target[] = [
+      target('direct-pg', "direct pg: Client.query('select 1')", 'baseline', () => direct.query('select 1')),
+      target('direct-pg-pool', "direct pg: Pool(max 1).query('select 1')", 'baseline', () => pool.query('select 1')),
+      target(
+        'direct-pg-read-flight',
+        "direct pg: pgmcp's read batch (BEGIN READ ONLY; select 1; ROLLBACK; unlock; DEALLOCATE; 1 round trip)",
+        'component',
+        flight,
+      ),
+      target('parse', "libpg-query parseSync('select 1') (in this node process)", 'component', async () =>
+        parseSync('select 1'),
+      ),
+      target(
+        'in-process',
+        'pgmcp in this node process: SDK Client ↔ McpServer in memory, pg_query select 1 (no stdio)',
+        'component',
+        () => inProcess.call('pg_query', { sql: 'select 1' }),
+      ),
+      ...callSpecs.map((s) =>
+        target(s.id, `${s.label}: ${s.tool} select 1`, 'server', () => srv(s.id).query('select 1')),
+      ),
+    ];
+    const cpuBefore = new Map<string, number | null>();
+    /** CPU time per request is taken over the timed rounds (after the warm-up: JIT compilation stays out). */
+    const startCpuCount = (ids: string[], counted: (id: string) => string) => () => {
+      for (const id of ids) {
+        cpuBefore.set(id, cpuMs(srv(id).pid));
+        served.set(counted(id), 0);
+      }
+    };
+    const specIds = specs.map((s) => s.id);
+    log(`per-call latency: ${plan.rounds} rounds × ${plan.perRound} calls × ${callTargets.length} paths`);
+    const callSamples = await measureLatency(
+      callTargets,
+      plan,
+      log,
+      startCpuCount(
+        callSpecs.map((s) => s.id),
+        (id) => id,
+      ),
+    );
+    const cpuPerRequest = new Map<string, number | null>();
+    for (const s of callSpecs) {
+      const m = memory[s.id];
+      if (m) m.afterCalls = readMem(srv(s.id).pid);
+      const before = cpuBefore.get(s.id);
+      const after = cpuMs(srv(s.id).pid);
+      const n = served.get(s.id) ?? 0;
+      cpuPerRequest.set(s.id, before != null && after !== null && n > 0 ? (after - before) / n : null);
+    }
+    await inProcess.close();
+    const pingTargets = specs.map((s) =>
+      target(`ping-${s.id}`, `${s.label}: MCP ping (transport floor)`, 'ping', () => srv(s.id).client.ping()),
+    );
+    log('MCP ping over stdio');
+    const pingSamples = await measureLatency(
+      pingTargets,
+      plan,
+      log,
+      startCpuCount(specIds, (id) => `ping-${id}`),
+    );
+    for (const s of specs) {
+      const before = cpuBefore.get(s.id);
+      const after = cpuMs(srv(s.id).pid);
+      const n = served.get(`ping-${s.id}`) ?? 0;
+      cpuPerRequest.set(`ping-${s.id}`, before != null && after !== null && n > 0 ? (after - before) / n : null);
+    }
+    // The big statement once more on these warm servers (1000+ calls served): memory after a realistic session.
+    const bigWarm: Results['bigResult']['warm'] = {};
+    for (const id of ['binary', 'bundle', 'bundle-liftoff']) {
+      log(`5M rows on the warm ${spec(id).label}`);
+      const r = srv(id);
+      const t0 = performance.now();
+      try {
+        const res = await r.query(BIG_SQL, bigTimeoutMs);
+        const data = res.structuredContent as { rowCount?: number } | undefined;
+        bigWarm[id] = {
+          label: spec(id).label,
+          ms: round(performance.now() - t0, 1),
+          rowsInPage: data?.rowCount ?? null,
+          mem: readMem(r.pid),
+        };
+      } catch (err) {
+        bigWarm[id] = {
+          label: spec(id).label,
+          ms: null,
+          rowsInPage: null,
+          mem: readMem(r.pid),
+          error: (err as Error).message,
+        };
+      }
+    }
+    for (const r of running.splice(0)) await r.close();
+
+    const all = new Map([...callSamples.samples, ...pingSamples.samples]);
+    const clientCpu = new Map([...callSamples.clientCpuMs, ...pingSamples.clientCpuMs]);
+    const directMedian = summarize(all.get('direct-pg') ?? []).median;
+    const poolMedian = summarize(all.get('direct-pg-pool') ?? []).median;
+    const latency: Record<string, LatencyResult> = {};
+    for (const [id, samples] of all) {
+      const s = summarize(samples);
+      const cpu = cpuPerRequest.get(id);
+      const client = clientCpu.get(id);
+      latency[id] = {
+        label: labels.get(id) ?? id,
+        kind: kinds.get(id) ?? 'server',
+        ms: s,
+        ratioToDirectPg: ratio(s.median, directMedian),
+        ratioToPool: ratio(s.median, poolMedian),
+        clientCpuMsPerRequest: client === undefined ? null : round(client, 3),
+        ...(cpu === undefined ? {} : { serverCpuMsPerRequest: cpu === null ? null : round(cpu, 3) }),
+      };
+    }
+
+    // 4. 5,000,000 rows ------------------------------------------------------------------------------------------------
+    log(
+      `5M rows: fresh pgmcp binary and bundle, ${bigRepeats} rounds, with direct pg (the same read batch) as baseline`,
+    );
+    const big = await pagedBigResults(
+      [spec('binary'), spec('bundle'), spec('bundle-liftoff')],
+      BIG_SQL,
+      bigRepeats,
+      bigTimeoutMs,
+      async () => {
+        const f = new ReadFlight({ sql: BIG_SQL, params: [], offset: 0, limit: 100, maxBytes: 1 << 20 });
+        direct.query(f as unknown as pg.QueryConfig);
+        await f.done;
+      },
+    );
+    const bigPgmcp: Results['bigResult']['pgmcp'] = {};
+    for (const [id, b] of big.servers) {
+      bigPgmcp[id] = { label: spec(id).label, ...b, firstPage: summarize(b.firstPageMs, 1) };
+    }
+    const bigFlightMs = big.baselineMs;
+    const ref = spec('reference');
+    log(`5M rows: ${ref.label}, SDK client with default settings (timeout ${bigTimeoutMs / 1000} s)`);
+    const refSdk = await wholeBigResultSdk(ref, BIG_SQL, bigTimeoutMs);
+    log(`5M rows: ${ref.label}, raw line reader (timeout ${bigTimeoutMs / 1000} s)`);
+    const refRaw = await wholeBigResultRaw(
+      ref.command,
+      ref.args,
+      ref.env,
+      ref.tool,
+      ref.toolArgs(BIG_SQL),
+      bigTimeoutMs,
+    );
+
+    const bin = latency.binary?.ms.median;
+    const results: Results = {
+      name,
+      environment,
+      plan: { startupRuns, latency: plan, bigRepeats, bigSql: BIG_SQL, bigTimeoutMs },
+      startup,
+      latency,
+      memory,
+      bigResult: {
+        baseline: {
+          label: "direct pg: pgmcp's read batch, first 100 rows (+1) through a row-limited portal",
+          ms: summarize(bigFlightMs, 1),
+        },
+        pgmcp: bigPgmcp,
+        warm: bigWarm,
+        reference: { label: ref.label, runs: [refSdk, refRaw] },
+      },
+      verdicts: {
+        binaryPerCallMedianWithin3xDirectPg: bin === undefined ? null : bin <= 3 * directMedian,
+        binaryPerCallMedianBelowReference:
+          bin === undefined || !latency.reference ? null : bin < latency.reference.ms.median,
+        binaryStartupMedianBelowReference:
+          startup.binary && startup.reference ? startup.binary.readyMs.median < startup.reference.readyMs.median : null,
+        binaryBigResultPeakUnder200Mb: underCap(bigPgmcp.binary),
+        bundleBigResultPeakUnder200Mb: underCap(bigPgmcp.bundle),
+        binaryWarmPeakUnder200Mb: bigWarm.binary?.mem ? bigWarm.binary.mem.hwmMb < 200 : null,
+        bundleWarmPeakUnder200Mb: bigWarm.bundle?.mem ? bigWarm.bundle.mem.hwmMb < 200 : null,
+      },
+      durationS: Math.round((performance.now() - started) / 1000),
+    };
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(path.join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+    const summary = renderSummary(results);
+    writeFileSync(path.join(RESULTS_DIR, 'summary.md'), summary);
+    process.stdout.write(summary);
+    log(`wrote bench/results/${name}.json and bench/results/summary.md (${results.durationS} s)`);
+  } finally {
+    for (const r of running) await r.close();
+    await direct.end().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    await server.stop();
+  }
+}
+
+function underCap(b: { after: { hwmMb: number } | null; error?: string } | undefined): boolean | null {
+  if (!b || b.error || !b.after) return null;
+  return b.after.hwmMb < 200;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);
