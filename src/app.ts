@@ -26,8 +26,8 @@ export interface App {
 
 /**
  * Audit lines are their own stream, independent of the log level: to the audit file when one is set, otherwise to
- * stderr for a server. A one-shot CLI call (`pgmcp call`) is audited only to a configured file. Writes are buffered
- * (off the call's path) and flushed when the app closes.
+ * stderr for a server. A one-shot CLI call (`pgmcp call`) is audited only to a configured file. Lines are written
+ * after the answer has gone out, without blocking, and all of them before the app's close() returns.
  */
 function makeAuditor(config: Config, toStderr: boolean): { audit: Auditor; close: () => Promise<void> } {
   if (!config.audit.file && !toStderr) return { audit: () => undefined, close: async () => undefined };
@@ -35,12 +35,25 @@ function makeAuditor(config: Config, toStderr: boolean): { audit: Auditor; close
     ? pino.destination({ dest: config.audit.file, append: true, sync: false, mkdir: true })
     : pino.destination({ fd: 2, sync: false });
   const auditLog = pino({ base: { name: 'pgmcp-audit' }, level: 'info' }, dest);
+  let pending = 0;
+  let settled: (() => void) | undefined;
   return {
-    audit: (record: AuditRecord) => auditLog.info({ audit: record }, 'tool call'),
+    audit: (make: () => AuditRecord) => {
+      pending++;
+      setImmediate(() => {
+        try {
+          auditLog.info({ audit: make() }, 'tool call');
+        } finally {
+          if (--pending === 0) settled?.();
+        }
+      });
+    },
     close: async () => {
-      // An audit file may still be opening: its lines wait in the buffer until it is.
-      if ((dest as unknown as { fd: number }).fd < 0) await once(dest, 'ready');
-      dest.flushSync();
+      if (pending > 0) await new Promise<void>((resolve) => (settled = resolve));
+      // Ending waits for the file to open and every buffered line to be written (stderr itself stays open).
+      const closed = once(dest, 'close');
+      dest.end();
+      await closed;
     },
   };
 }

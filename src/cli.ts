@@ -6,6 +6,7 @@ import { serveStdio } from './commands/serve-stdio.js';
 import { toolsCommand } from './commands/tools.js';
 import { ConfigError } from './config/resolve.js';
 import { SETTINGS } from './config/settings.js';
+import { tuneRuntime } from './runtime-flags.js';
 import { VERSION } from './version.js';
 
 const FLAG_SETTINGS = SETTINGS.filter((s) => s.flag);
@@ -141,4 +142,5 @@ export function normaliseArgv(argv: readonly string[]): string[] {
   return argv.flatMap((a) => (a.startsWith('--embedded=') ? ['--embedded-dir', a.slice('--embedded='.length)] : [a]));
 }
 
+tuneRuntime();
 buildProgram().parseAsync(normaliseArgv(process.argv)).catch(fail);

@@ -1,10 +1,20 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+} from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
+import type { JsonSchemaType, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import type { App } from './app.js';
 import { fingerprintStatement } from './sql/fingerprint.js';
 import { initParser } from './sql/parser.js';
 import type { Caller, ToolContext } from './tools/context.js';
-import { annotationsFor } from './tools/define.js';
+import type { ToolDefinition } from './tools/define.js';
 import { dispatchTool } from './tools/dispatch.js';
+import { parseArguments, toolListing } from './tools/listing.js';
 import { toolsFor } from './tools/registry.js';
 import { VERSION } from './version.js';
 
@@ -21,48 +31,62 @@ function fingerprintArgs(args: Record<string, unknown>): string | undefined {
   return typeof args.sql === 'string' ? fingerprintStatement(args.sql) : undefined;
 }
 
-/** One MCP server (one per session): the tools of the configuration, each dispatched through the same path. */
-export function createMcpServer(app: App, caller: Caller): McpServer {
-  const server = new McpServer(
+/** JSON Schema validation (used by the SDK only for elicitation answers) built on first use, not at start-up. */
+function lazyValidator(): jsonSchemaValidator {
+  let ajv: AjvJsonSchemaValidator | undefined;
+  return {
+    getValidator<T>(schema: JsonSchemaType) {
+      ajv ??= new AjvJsonSchemaValidator();
+      return ajv.getValidator<T>(schema);
+    },
+  };
+}
+
+/**
+ * One MCP server (one per session) on the SDK's protocol layer: tools/list answers from listings worked out once,
+ * tools/call validates the arguments once and runs every tool through the same dispatcher. An unknown tool is a
+ * protocol error; bad arguments and expected failures are `isError` results; bugs are protocol errors.
+ */
+export function createMcpServer(app: App, caller: Caller): Server {
+  const server = new Server(
     { name: 'pgmcp', version: VERSION },
-    { capabilities: { tools: {} }, instructions: instructions(app) },
+    { capabilities: { tools: {} }, instructions: instructions(app), jsonSchemaValidator: lazyValidator() },
   );
-  for (const def of toolsFor(app.config, app.components)) {
-    server.registerTool(
-      def.name,
-      {
-        title: def.title,
-        description: def.description,
-        inputSchema: def.input,
-        outputSchema: def.output,
-        annotations: annotationsFor(def),
-      },
-      async (args: Record<string, unknown>, extra) => {
-        await initParser();
-        const progressToken = extra._meta?.progressToken;
-        const ctx: ToolContext = {
-          config: app.config,
-          pools: app.pools,
-          log: app.log,
-          caller,
-          signal: extra.signal,
-          redact: app.redact,
-          progress: async (progress, total, message) => {
-            if (progressToken === undefined) return;
-            await extra.sendNotification({
-              method: 'notifications/progress',
-              params: {
-                progressToken,
-                progress,
-                ...(total !== undefined ? { total } : {}),
-                ...(message ? { message } : {}),
-              },
-            });
+  const tools = new Map<string, ToolDefinition>(toolsFor(app.config, app.components).map((d) => [d.name, d]));
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...tools.values()].map(toolListing) }));
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const def = tools.get(request.params.name);
+    if (!def) {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `unknown tool ${request.params.name}; this server has ${[...tools.keys()].join(', ')}`,
+      );
+    }
+    const parsed = parseArguments(def, request.params.arguments);
+    if (!parsed.ok) return { isError: true, content: [{ type: 'text', text: parsed.message }] };
+    await initParser();
+    const progressToken = request.params._meta?.progressToken;
+    const ctx: ToolContext = {
+      config: app.config,
+      pools: app.pools,
+      log: app.log,
+      caller,
+      signal: extra.signal,
+      redact: app.redact,
+      progress: async (progress, total, message) => {
+        if (progressToken === undefined) return;
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: {
+            progressToken,
+            progress,
+            ...(total !== undefined ? { total } : {}),
+            ...(message ? { message } : {}),
           },
-        };
-        return app.track(dispatchTool(def, args, ctx, app.audit, fingerprintArgs));
+        });
       },
-    );
-  }
+    };
+    return app.track(dispatchTool(def, parsed.args, ctx, app.audit, fingerprintArgs));
+  });
   return server;
 }

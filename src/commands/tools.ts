@@ -1,7 +1,7 @@
-import { z } from 'zod';
 import type { Config } from '../config/settings.js';
 import { markdownTable } from '../format/markdown.js';
 import { annotationsFor, requiredAccess } from '../tools/define.js';
+import { toolListing } from '../tools/listing.js';
 import { type Components, toolsFor } from '../tools/registry.js';
 
 /** `pgmcp tools [--json]`: the catalogue for the current configuration. */
@@ -16,8 +16,8 @@ export function toolsCommand(config: Config, components: Components, asJson: boo
         access: requiredAccess(t),
         annotations: annotationsFor(t),
         description: t.description,
-        inputSchema: z.toJSONSchema(t.input),
-        outputSchema: z.toJSONSchema(t.output),
+        inputSchema: toolListing(t).inputSchema,
+        outputSchema: toolListing(t).outputSchema,
       })),
       null,
       2,

@@ -17,7 +17,11 @@ export interface AuditRecord {
   code?: string;
 }
 
-export type Auditor = (record: AuditRecord) => void;
+/**
+ * Takes a record's maker: the auditor builds and writes it after the answer has gone out (fingerprinting is a second
+ * parse), and its close() waits for every record taken.
+ */
+export type Auditor = (make: () => AuditRecord) => void;
 
 function auditDetails(args: Record<string, unknown>, data: unknown): Pick<AuditRecord, 'action' | 'database' | 'rows'> {
   const out: Pick<AuditRecord, 'action' | 'database' | 'rows'> = {};
@@ -52,13 +56,10 @@ export async function dispatchTool(
   const started = performance.now();
   const base = { who: ctx.caller.identity, session: ctx.caller.sessionId, tool: def.name };
   const finish = (outcome: AuditRecord['outcome'], extra: Partial<AuditRecord>) => {
-    const fp = fingerprint(args);
-    audit({
-      ...base,
-      ...extra,
-      ...(fp ? { fingerprint: fp } : {}),
-      durationMs: Math.round((performance.now() - started) * 100) / 100,
-      outcome,
+    const durationMs = Math.round((performance.now() - started) * 100) / 100;
+    audit(() => {
+      const fp = fingerprint(args);
+      return { ...base, ...extra, ...(fp ? { fingerprint: fp } : {}), durationMs, outcome };
     });
   };
   try {
