@@ -201,3 +201,15 @@ describe('pg_query cancellation', () => {
     }
   });
 });
+
+describe('arguments', () => {
+  it('refuses an argument the tool does not know, naming it, rather than ignoring it', async () => {
+    const r = await mcp.call('pg_query', { sql: 'select 1', limt: 5 });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/invalid arguments for pg_query: .*limt/);
+  });
+
+  it('answers an unknown tool with a protocol error listing the tools', async () => {
+    await expect(mcp.client.callTool({ name: 'pg_nope', arguments: {} })).rejects.toThrow(/unknown tool pg_nope.*pg_query/);
+  });
+});
