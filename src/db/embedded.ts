@@ -339,6 +339,18 @@ interface State {
   createdAt: string;
 }
 
+/** The state of a cluster about to be created: a fresh random password, no port chosen yet, no demo loaded. */
+function newState(): State {
+  return {
+    version: 1,
+    user: SUPERUSER,
+    password: randomBytes(24).toString('base64url'),
+    port: 0,
+    demoLoaded: false,
+    createdAt: new Date().toISOString(),
+  };
+}
+
 async function readState(path: string): Promise<State> {
   let raw: unknown;
   try {
@@ -546,14 +558,7 @@ async function planThrowaway(root: boolean, ids: Ids | undefined): Promise<Plan>
   return {
     dataDir,
     persistent: false,
-    state: {
-      version: 1,
-      user: SUPERUSER,
-      password: randomBytes(24).toString('base64url'),
-      port: 0,
-      demoLoaded: false,
-      createdAt: new Date().toISOString(),
-    },
+    state: newState(),
     needsInit: true,
     port: await freePort(),
   };
@@ -599,14 +604,7 @@ async function planKept(dirArg: string, root: boolean, ids: Ids | undefined): Pr
       `--embedded=${dirArg}: ${dataDir} is not empty but holds no cluster (an interrupted first start?); remove it and retry`,
     );
   }
-  state ??= {
-    version: 1,
-    user: SUPERUSER,
-    password: randomBytes(24).toString('base64url'),
-    port: 0,
-    demoLoaded: false,
-    createdAt: new Date().toISOString(),
-  };
+  state ??= newState();
   const port = state.port > 0 && (await portIsFree(state.port)) ? state.port : await freePort();
   return { dataDir, persistent: true, statePath, state, needsInit: !clusterExists, port };
 }
