@@ -19,6 +19,10 @@ export interface App {
   startedAt: number;
   /** Keeps count of a tool call in progress, so that shutdown can let it finish. */
   track<T>(call: Promise<T>): Promise<T>;
+  /** Registers what must happen when an MCP session ends (its transactions are rolled back, …). */
+  onSessionEnd(listener: (sessionId: string) => Promise<void>): void;
+  /** Called by the transports when a session ends (stdio EOF, HTTP DELETE or expiry, in-process close). */
+  sessionEnded(sessionId: string): Promise<void>;
   /** Waits until no tool call is in progress, or `timeoutMs` passed; true when all finished. */
   drain(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -69,6 +73,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   const pools = new PoolManager(config, log);
   const auditor = makeAuditor(config, options.auditToStderr ?? true);
   const inflight = new Set<Promise<unknown>>();
+  const sessionEndListeners: ((sessionId: string) => Promise<void>)[] = [];
   return {
     config,
     log,
@@ -82,6 +87,14 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
       const forget = () => inflight.delete(call);
       call.then(forget, forget);
       return call;
+    },
+    onSessionEnd(listener) {
+      sessionEndListeners.push(listener);
+    },
+    async sessionEnded(sessionId) {
+      const results = await Promise.allSettled(sessionEndListeners.map((l) => l(sessionId)));
+      for (const r of results)
+        if (r.status === 'rejected') log.error({ sessionId, err: String(r.reason) }, 'session end');
     },
     async drain(timeoutMs) {
       const deadline = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());

@@ -83,6 +83,9 @@ export function buildProgram(): Command {
             await started.shutdown();
             throw new UsageError(`transport ${started.app.config.transport} is not available`);
           }
+          if (!started.app.config.confirm) {
+            started.log.warn('confirmation of destructive actions is OFF (PGMCP_CONFIRM=false): they run when called');
+          }
           await serveStdio(started);
         },
         false,

@@ -47,12 +47,16 @@ function lazyValidator(): jsonSchemaValidator {
  * tools/call validates the arguments once and runs every tool through the same dispatcher. An unknown tool is a
  * protocol error; bad arguments and expected failures are `isError` results; bugs are protocol errors.
  */
-export function createMcpServer(app: App, caller: Caller): Server {
+export function createMcpServer(
+  app: App,
+  caller: Caller,
+  definitions: readonly ToolDefinition[] = toolsFor(app.config, app.components),
+): Server {
   const server = new Server(
     { name: 'pgmcp', version: VERSION },
     { capabilities: { tools: {} }, instructions: instructions(app), jsonSchemaValidator: lazyValidator() },
   );
-  const tools = new Map<string, ToolDefinition>(toolsFor(app.config, app.components).map((d) => [d.name, d]));
+  const tools = new Map<string, ToolDefinition>(definitions.map((d) => [d.name, d]));
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...tools.values()].map(toolListing) }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const def = tools.get(request.params.name);
@@ -66,6 +70,7 @@ export function createMcpServer(app: App, caller: Caller): Server {
     if (!parsed.ok) return { isError: true, content: [{ type: 'text', text: parsed.message }] };
     await initParser();
     const progressToken = request.params._meta?.progressToken;
+    const canElicit = server.getClientCapabilities()?.elicitation !== undefined;
     const ctx: ToolContext = {
       config: app.config,
       pools: app.pools,
@@ -73,6 +78,7 @@ export function createMcpServer(app: App, caller: Caller): Server {
       caller,
       signal: extra.signal,
       redact: app.redact,
+      ...(canElicit ? { elicit: (params) => server.elicitInput(params, { signal: extra.signal }) } : {}),
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;
         await extra.sendNotification({
@@ -88,5 +94,7 @@ export function createMcpServer(app: App, caller: Caller): Server {
     };
     return app.track(dispatchTool(def, parsed.args, ctx, app.audit, fingerprintArgs));
   });
+  // However the session ends (transport closed, client gone), what it holds is released.
+  server.onclose = () => void app.sessionEnded(caller.sessionId);
   return server;
 }

@@ -139,6 +139,8 @@ export async function doctorCommand(started: Started): Promise<number> {
   }
   if (started.embedded)
     out.push(`  embedded PostgreSQL on 127.0.0.1:${started.embedded.port} (${started.embedded.dataDir})`);
+  if (!started.app.config.confirm)
+    out.push('  WARNING: confirmation of destructive actions is turned off (PGMCP_CONFIRM)');
   const checks = [...(await checkPostgres(started)), ...(await checkCluster(started))];
   out.push('checks:');
   for (const c of checks)

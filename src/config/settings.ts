@@ -72,6 +72,20 @@ export const SETTINGS: readonly Setting[] = [
     default: [...TOOLSETS],
     description: 'Enabled toolsets (comma list)',
   },
+  {
+    key: 'adminUrl',
+    env: 'PGMCP_ADMIN_URL',
+    type: 'string',
+    secret: true,
+    description: 'A second, more privileged login used only by admin-level actions (default: the main login)',
+  },
+  {
+    key: 'confirm',
+    env: 'PGMCP_CONFIRM',
+    type: 'bool',
+    default: true,
+    description: 'Ask for confirmation of destructive actions; turning it off is warned about at start-up',
+  },
   // limits
   {
     key: 'limits.defaultRows',
@@ -131,6 +145,34 @@ export const SETTINGS: readonly Setting[] = [
     description: 'Databases with an open pool at once (least recently used closed first)',
   },
   duration('limits.connectTimeoutMs', 'PGMCP_CONNECT_TIMEOUT', 10000, 'Timeout for opening a connection'),
+  duration(
+    'limits.txIdleTimeoutMs',
+    'PGMCP_TX_IDLE_TIMEOUT',
+    300000,
+    'A transaction of pg_tx idle this long is rolled back (the next use says so)',
+  ),
+  {
+    key: 'limits.txPerSession',
+    env: 'PGMCP_TX_PER_SESSION',
+    type: 'int',
+    min: 1,
+    default: 3,
+    description: 'Open pg_tx transactions per MCP session',
+  },
+  {
+    key: 'limits.txTotal',
+    env: 'PGMCP_TX_TOTAL',
+    type: 'int',
+    min: 1,
+    default: 20,
+    description: 'Open pg_tx transactions across all sessions (each holds its own connection, apart from the pools)',
+  },
+  duration(
+    'limits.confirmTokenTtlMs',
+    'PGMCP_CONFIRM_TTL',
+    120000,
+    'How long a confirmation token stays valid (single use)',
+  ),
   // cluster
   {
     key: 'cluster.patroniUrls',
@@ -201,6 +243,8 @@ export const ConfigSchema = z.object({
     sslmode: z.string().optional(),
     passfile: z.string().optional(),
   }),
+  adminUrl: z.string().optional(),
+  confirm: z.boolean(),
   access: z.enum(ACCESS_LEVELS),
   toolsets: z.array(z.enum(TOOLSETS)),
   limits: z.object({
@@ -213,6 +257,10 @@ export const ConfigSchema = z.object({
     poolSize: z.number().int(),
     maxPools: z.number().int(),
     connectTimeoutMs: z.number().int(),
+    txIdleTimeoutMs: z.number().int(),
+    txPerSession: z.number().int(),
+    txTotal: z.number().int(),
+    confirmTokenTtlMs: z.number().int(),
   }),
   cluster: z.object({
     patroniUrls: z.array(z.string()),

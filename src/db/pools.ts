@@ -30,6 +30,28 @@ export class PoolManager {
     return defaultDatabase(this.config);
   }
 
+  /**
+   * Everything pgmcp sets on a connection to `database` as `role`: the login (the admin URL for admin-level actions
+   * when one is configured), server-side timeouts from the first packet (a runaway statement or a forgotten
+   * transaction ends on the server), and the literal syntax the SQL checks assume: with standard_conforming_strings
+   * off, '\' … ' would hide a call inside what the parser sees as a string. Client options win over role and
+   * database settings. Pools and the dedicated connections of transactions use the same.
+   */
+  clientOptions(
+    database: string,
+    role: PoolRole = 'main',
+    idleInTransactionMs = IDLE_IN_TRANSACTION_BACKSTOP_MS,
+  ): pg.ClientConfig {
+    const url = role === 'admin' ? this.config.adminUrl : undefined;
+    return {
+      ...clientConfigFor(this.config, { database, ...(url ? { url } : {}) }),
+      statement_timeout: this.config.limits.statementTimeoutMs,
+      lock_timeout: this.config.limits.lockTimeoutMs,
+      idle_in_transaction_session_timeout: idleInTransactionMs,
+      options: '-c standard_conforming_strings=on -c client_encoding=UTF8',
+    };
+  }
+
   /** The pool for `database` (the default one when absent) and login role. */
   get(database?: string, role: PoolRole = 'main'): pg.Pool {
     if (this.closed) throw new Error('connection pools are closed (server shutting down)');
@@ -42,16 +64,8 @@ export class PoolManager {
     }
     this.evictIfFull();
     const pool = new pg.Pool({
-      ...clientConfigFor(this.config, { database: db }),
+      ...this.clientOptions(db, role),
       max: this.config.limits.poolSize,
-      // Server-side limits from the first packet: a runaway statement or a forgotten transaction ends on the server.
-      statement_timeout: this.config.limits.statementTimeoutMs,
-      lock_timeout: this.config.limits.lockTimeoutMs,
-      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_BACKSTOP_MS,
-      // The server must read string literals as the parser that checked them did: with standard_conforming_strings
-      // off, '\' … ' would hide a call inside what the parser sees as a string. Client options win over role and
-      // database settings.
-      options: '-c standard_conforming_strings=on -c client_encoding=UTF8',
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,
     });

@@ -1,3 +1,4 @@
+import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Config } from '../config/settings.js';
 import type { PoolManager } from '../db/pools.js';
 import type { Logger } from '../log.js';
@@ -22,4 +23,6 @@ export interface ToolContext {
   progress: (progress: number, total?: number, message?: string) => Promise<void>;
   /** Removes every configured secret from a text before it leaves the server. */
   redact: (text: string) => string;
+  /** Asks the user through the client (MCP elicitation); absent when the client did not declare that it can. */
+  elicit?: (params: ElicitRequest['params']) => Promise<ElicitResult>;
 }
