@@ -171,46 +171,48 @@ async function main(): Promise<void> {
         toolArgs: (sql: string) => ({ sql }),
       },
     ];
-    // An experiment, not a shipped configuration: the same bundle with V8's optimizing WASM tier off (the parser's
-    // WASM then stays on the baseline compiler), to show what that tier costs in memory and saves in time.
-    const liftoff: ServerSpec = {
-      id: 'bundle-liftoff',
-      label: 'pgmcp node bundle, node --liftoff-only (experiment)',
-      command: NODE,
-      args: ['--liftoff-only', BUNDLE, 'serve'],
-      env: pgEnv,
-      tool: 'pg_query',
-      toolArgs: pgQueryArgs,
-    };
-    /** Servers of the per-call and 5M-row series: the compared ones plus the experiment. */
-    const callSpecs = [...specs, liftoff];
-    const spec = (id: string) => callSpecs.find((s) => s.id === id) as ServerSpec;
+    const spec = (id: string) => specs.find((s) => s.id === id) as ServerSpec;
 
     // 1. Startup -------------------------------------------------------------------------------------------------
-    log(`startup: ${startupRuns} runs × ${specs.length} servers`);
+    log(`startup: ${startupRuns} runs × ${specs.length} servers × (SDK client, raw line reader)`);
     const startupSamples = await measureStartup(specs, startupRuns, log);
-    const refReady = summarize(startupSamples.get('reference')?.readyMs ?? []).median;
+    const refSamples = startupSamples.get('reference');
+    const refSdkReady = summarize(refSamples?.readyMs ?? []).median;
+    const refRawReady = summarize(refSamples?.rawReadyMs ?? []).median;
     const startup: Results['startup'] = {};
     for (const s of specs) {
       const o = startupSamples.get(s.id);
       if (!o) continue;
-      const ready = summarize(o.readyMs, 2);
+      const rawReady = summarize(o.rawReadyMs, 2);
+      const sdkReady = summarize(o.readyMs, 2);
       startup[s.id] = {
         label: s.label,
-        initializeMs: summarize(o.initializeMs, 2),
-        readyMs: ready,
+        serverReady: {
+          initializeMs: summarize(o.rawInitializeMs, 2),
+          readyMs: rawReady,
+          tools: o.rawToolCount,
+          toolsWithOutputSchema: o.rawOutputSchemas,
+          listBytes: o.rawListBytes,
+          errors: o.rawErrors,
+          ratioToReference: ratio(rawReady.median, refRawReady),
+        },
+        sdkClient: {
+          initializeMs: summarize(o.initializeMs, 2),
+          listToolsMs: summarize(o.listToolsMs, 2),
+          readyMs: sdkReady,
+          tools: o.toolCount,
+          errors: o.errors,
+          ratioToReference: ratio(sdkReady.median, refSdkReady),
+        },
         rssAfterStartMb: summarize(o.rssMb, 1),
         hwmAfterStartMb: summarize(o.hwmMb, 1),
-        tools: o.toolCount,
-        errors: o.errors,
-        ratioToReference: ratio(ready.median, refReady),
       };
     }
 
     // 2. Per-call latency + 3. memory --------------------------------------------------------------------------------
     log('per-call latency: starting servers');
     const memory: Results['memory'] = {};
-    for (const s of callSpecs) {
+    for (const s of specs) {
       const r = await startServer(s);
       running.push(r);
       await r.query('select 1');
@@ -268,9 +270,7 @@ async function main(): Promise<void> {
         'component',
         () => inProcess.call('pg_query', { sql: 'select 1' }),
       ),
-      ...callSpecs.map((s) =>
-        target(s.id, `${s.label}: ${s.tool} select 1`, 'server', () => srv(s.id).query('select 1')),
-      ),
+      ...specs.map((s) => target(s.id, `${s.label}: ${s.tool} select 1`, 'server', () => srv(s.id).query('select 1'))),
     ];
     const cpuBefore = new Map<string, number | null>();
     /** CPU time per request is taken over the timed rounds (after the warm-up: JIT compilation stays out). */
@@ -286,13 +286,10 @@ async function main(): Promise<void> {
       callTargets,
       plan,
       log,
-      startCpuCount(
-        callSpecs.map((s) => s.id),
-        (id) => id,
-      ),
+      startCpuCount(specIds, (id) => id),
     );
     const cpuPerRequest = new Map<string, number | null>();
-    for (const s of callSpecs) {
+    for (const s of specs) {
       const m = memory[s.id];
       if (m) m.afterCalls = readMem(srv(s.id).pid);
       const before = cpuBefore.get(s.id);
@@ -319,7 +316,7 @@ async function main(): Promise<void> {
     }
     // The big statement once more on these warm servers (1000+ calls served): memory after a realistic session.
     const bigWarm: Results['bigResult']['warm'] = {};
-    for (const id of ['binary', 'bundle', 'bundle-liftoff']) {
+    for (const id of ['binary', 'bundle']) {
       log(`5M rows on the warm ${spec(id).label}`);
       const r = srv(id);
       const t0 = performance.now();
@@ -368,17 +365,11 @@ async function main(): Promise<void> {
     log(
       `5M rows: fresh pgmcp binary and bundle, ${bigRepeats} rounds, with direct pg (the same read batch) as baseline`,
     );
-    const big = await pagedBigResults(
-      [spec('binary'), spec('bundle'), spec('bundle-liftoff')],
-      BIG_SQL,
-      bigRepeats,
-      bigTimeoutMs,
-      async () => {
-        const f = new ReadFlight({ sql: BIG_SQL, params: [], offset: 0, limit: 100, maxBytes: 1 << 20 });
-        direct.query(f as unknown as pg.QueryConfig);
-        await f.done;
-      },
-    );
+    const big = await pagedBigResults([spec('binary'), spec('bundle')], BIG_SQL, bigRepeats, bigTimeoutMs, async () => {
+      const f = new ReadFlight({ sql: BIG_SQL, params: [], offset: 0, limit: 100, maxBytes: 1 << 20 });
+      direct.query(f as unknown as pg.QueryConfig);
+      await f.done;
+    });
     const bigPgmcp: Results['bigResult']['pgmcp'] = {};
     for (const [id, b] of big.servers) {
       bigPgmcp[id] = { label: spec(id).label, ...b, firstPage: summarize(b.firstPageMs, 1) };
@@ -418,8 +409,7 @@ async function main(): Promise<void> {
         binaryPerCallMedianWithin3xDirectPg: bin === undefined ? null : bin <= 3 * directMedian,
         binaryPerCallMedianBelowReference:
           bin === undefined || !latency.reference ? null : bin < latency.reference.ms.median,
-        binaryStartupMedianBelowReference:
-          startup.binary && startup.reference ? startup.binary.readyMs.median < startup.reference.readyMs.median : null,
+        ...startupVerdicts(startup),
         binaryBigResultPeakUnder200Mb: underCap(bigPgmcp.binary),
         bundleBigResultPeakUnder200Mb: underCap(bigPgmcp.bundle),
         binaryWarmPeakUnder200Mb: bigWarm.binary?.mem ? bigWarm.binary.mem.hwmMb < 200 : null,
@@ -439,6 +429,21 @@ async function main(): Promise<void> {
     await pool.end().catch(() => undefined);
     await server.stop();
   }
+}
+
+/** Startup medians below the reference server's: server readiness (raw reader) and through the SDK client. */
+function startupVerdicts(startup: Results['startup']) {
+  const ref = startup.reference;
+  const below = (id: string, way: 'serverReady' | 'sdkClient') => {
+    const s = startup[id];
+    return s && ref ? s[way].readyMs.median < ref[way].readyMs.median : null;
+  };
+  return {
+    binaryServerReadyMedianBelowReference: below('binary', 'serverReady'),
+    bundleServerReadyMedianBelowReference: below('bundle', 'serverReady'),
+    binarySdkStartupMedianBelowReference: below('binary', 'sdkClient'),
+    bundleSdkStartupMedianBelowReference: below('bundle', 'sdkClient'),
+  };
 }
 
 function underCap(b: { after: { hwmMb: number } | null; error?: string } | undefined): boolean | null {

@@ -1,8 +1,9 @@
 /**
- * A minimal stdio JSON-RPC client for one huge response. The SDK's StdioClientTransport caps one message at 10 MiB
- * and grows its buffer with Buffer.concat per chunk (quadratic for a message of hundreds of MB), so it cannot time a
- * server that answers with one very large line. This client keeps only the head and tail of each line and its
- * length, so what it measures is the server: the time until the last byte of the answer arrived.
+ * A minimal stdio JSON-RPC client, for what the SDK client cannot measure cleanly: a server's own start-up (no
+ * client-side work on the answers, such as the SDK compiling validators for every tool's output schema) and one huge
+ * response (the SDK's StdioClientTransport caps one message at 10 MiB and grows its buffer with Buffer.concat per
+ * chunk, quadratic for a message of hundreds of MB). It keeps only the head and tail of each line and its length, so
+ * what it measures is the server: the time until the last byte of the answer arrived.
  */
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -60,16 +61,23 @@ class LineSink {
 
 export interface RawSession {
   pid: number;
+  /** Resolves once the process runs; rejects when it could not be started. */
+  spawned: Promise<void>;
   /** Sends a request and resolves with its answer line and the time from send to its last byte. */
   request(method: string, params: unknown, timeoutMs: number): Promise<{ line: RawLine; ms: number }>;
   notify(method: string, params?: unknown): void;
   close(): Promise<void>;
 }
 
-/** Spawns a stdio MCP server and runs initialize on it. */
-export async function rawStart(command: string, args: string[], env: Record<string, string>): Promise<RawSession> {
+/**
+ * Spawns a stdio MCP server without waiting for anything: requests may be written at once (they wait in the pipe
+ * until the server reads them).
+ */
+export function rawSpawn(command: string, args: string[], env: Record<string, string>): RawSession {
   const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stderr.resume();
+  // A server that exits early (or never started) must not turn a pending write into an uncaught EPIPE.
+  child.stdin.on('error', () => undefined);
   let nextId = 1;
   const waiting = new Map<number, (line: RawLine) => void>();
   const sink = new LineSink((line) => {
@@ -88,13 +96,16 @@ export async function rawStart(command: string, args: string[], env: Record<stri
   });
   child.stdout.on('data', (d: Buffer) => sink.push(d));
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
+  const spawned = new Promise<void>((resolve, reject) => {
     child.once('spawn', () => resolve());
     child.once('error', reject);
   });
+  // A failed spawn also rejects every request (the child closes); keep the rejection from going unhandled.
+  spawned.catch(() => undefined);
   const send = (msg: unknown) => child.stdin.write(`${JSON.stringify(msg)}\n`);
-  const session: RawSession = {
-    pid: child.pid as number,
+  return {
+    pid: child.pid ?? 0,
+    spawned,
     request(method, params, timeoutMs) {
       const id = nextId++;
       return new Promise((resolve, reject) => {
@@ -123,11 +134,19 @@ export async function rawStart(command: string, args: string[], env: Record<stri
       clearTimeout(timer);
     },
   };
-  await session.request(
-    'initialize',
-    { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'pgmcp-bench-raw', version: '0' } },
-    30_000,
-  );
+}
+
+export const INITIALIZE_PARAMS = {
+  protocolVersion: '2024-11-05',
+  capabilities: {},
+  clientInfo: { name: 'pgmcp-bench-raw', version: '0' },
+};
+
+/** Spawns a stdio MCP server and runs initialize on it. */
+export async function rawStart(command: string, args: string[], env: Record<string, string>): Promise<RawSession> {
+  const session = rawSpawn(command, args, env);
+  await session.spawned;
+  await session.request('initialize', INITIALIZE_PARAMS, 30_000);
   session.notify('notifications/initialized');
   return session;
 }

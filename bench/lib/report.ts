@@ -7,14 +7,39 @@ import type { Summary } from './stats.js';
 
 export interface StartupResult {
   label: string;
-  initializeMs: Summary;
-  readyMs: Summary;
+  /**
+   * Server readiness, raw line reader: initialize, notifications/initialized and tools/list written right after the
+   * spawn; spawn → the initialize answer read (initializeMs), spawn → the tools/list answer read (readyMs).
+   */
+  serverReady: {
+    initializeMs: Summary;
+    readyMs: Summary;
+    tools: number | null;
+    /** Tools in the tools/list answer that declare an outputSchema (the SDK client compiles a validator for each). */
+    toolsWithOutputSchema: number | null;
+    /** Size of the tools/list answer, bytes. */
+    listBytes: number | null;
+    errors: string[];
+    /** readyMs median / the reference server's. */
+    ratioToReference: number | null;
+  };
+  /**
+   * The SDK Client + StdioClientTransport: spawn → connect() returned (initialize answered, initialized sent;
+   * initializeMs), then listTools() (listToolsMs, including the client compiling a validator for every tool's
+   * outputSchema), spawn → listTools() returned (readyMs).
+   */
+  sdkClient: {
+    initializeMs: Summary;
+    listToolsMs: Summary;
+    readyMs: Summary;
+    tools: number | null;
+    errors: string[];
+    /** readyMs median / the reference server's. */
+    ratioToReference: number | null;
+  };
+  /** VmRSS / VmHWM right after the SDK client's listTools(). */
   rssAfterStartMb: Summary;
   hwmAfterStartMb: Summary;
-  tools: number | null;
-  errors: string[];
-  /** readyMs median / the reference server's. */
-  ratioToReference: number | null;
 }
 
 export type LatencyKind = 'baseline' | 'component' | 'server' | 'ping';
@@ -67,7 +92,12 @@ export interface Results {
   verdicts: {
     binaryPerCallMedianWithin3xDirectPg: boolean | null;
     binaryPerCallMedianBelowReference: boolean | null;
-    binaryStartupMedianBelowReference: boolean | null;
+    /** Server readiness (raw line reader) median below the reference server's. */
+    binaryServerReadyMedianBelowReference: boolean | null;
+    bundleServerReadyMedianBelowReference: boolean | null;
+    /** spawn → initialize → listTools() through the SDK client, median below the reference server's. */
+    binarySdkStartupMedianBelowReference: boolean | null;
+    bundleSdkStartupMedianBelowReference: boolean | null;
     binaryBigResultPeakUnder200Mb: boolean | null;
     bundleBigResultPeakUnder200Mb: boolean | null;
     binaryWarmPeakUnder200Mb: boolean | null;
@@ -84,6 +114,23 @@ const yes = (v: boolean | null) => (v === null ? 'n/a' : v ? 'yes' : 'no');
 
 /** Text safe inside a markdown table cell: one line, no column separators. */
 const cell = (text: string, max = 160) => (text.split('\n')[0] ?? '').replace(/\|/g, '/').slice(0, max);
+
+/** One verdict line on startup: both pgmcp builds against the reference server, medians and ratios. */
+function startupVerdict(
+  r: Results,
+  way: 'serverReady' | 'sdkClient',
+  what: string,
+  binaryBelow: boolean | null,
+  bundleBelow: boolean | null,
+): string {
+  const med = (id: string) => ms(r.startup[id]?.[way].readyMs.median, 0);
+  const rat = (id: string) => x(r.startup[id]?.[way].ratioToReference);
+  return (
+    `- startup, ${what}, median below the reference server (${med('reference')} ms): ` +
+    `binary **${yes(binaryBelow)}** (${med('binary')} ms, ${rat('binary')}), ` +
+    `node bundle **${yes(bundleBelow)}** (${med('bundle')} ms, ${rat('bundle')})`
+  );
+}
 
 export function renderSummary(r: Results): string {
   const e = r.environment;
@@ -102,18 +149,44 @@ export function renderSummary(r: Results): string {
     '',
   );
 
+  const schemas = (id: string) => {
+    const w = r.startup[id]?.serverReady;
+    const kb = w?.listBytes == null ? '?' : (w.listBytes / 1024).toFixed(1);
+    return `${w?.toolsWithOutputSchema ?? '?'} of ${w?.tools ?? '?'} tools, ${kb} KB of tools/list`;
+  };
   lines.push(
-    `### Startup: spawn → initialize → tools/list (${r.plan.startupRuns} runs each, interleaved)`,
+    `### Startup (${r.plan.startupRuns} runs per server and way, all interleaved)`,
     '',
-    '| server | median ms | p90 ms | min ms | initialize median ms | vs reference | RSS after start (MB) |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '**Server readiness** is spawn → `initialize`, `notifications/initialized` and `tools/list` written at once as ' +
+      'JSON lines → the `tools/list` answer read off the pipe (raw line reader); **through the SDK client** is what an ' +
+      'SDK-based client waits for: `connect()` (spawn → `initialize` answered), then `listTools()`, which also ' +
+      "compiles an AJV validator for every tool's `outputSchema` in the client before it returns " +
+      `(output schemas: pgmcp ${schemas('binary')}; reference server ${schemas('reference')}), so that column ` +
+      "includes client-side work that grows with the server's schemas.",
+    '',
+    '| server | ready median ms | p90 ms | min ms | initialize answered, median ms | vs reference |',
+    '|---|---:|---:|---:|---:|---:|',
   );
   for (const s of Object.values(r.startup)) {
+    const w = s.serverReady;
     lines.push(
-      `| ${s.label} | ${ms(s.readyMs.median, 1)} | ${ms(s.readyMs.p90, 1)} | ${ms(s.readyMs.min, 1)} | ${ms(s.initializeMs.median, 1)} | ${x(s.ratioToReference)} | ${mbs(s.rssAfterStartMb.median)} |`,
+      `| ${s.label} | ${ms(w.readyMs.median, 1)} | ${ms(w.readyMs.p90, 1)} | ${ms(w.readyMs.min, 1)} | ${ms(w.initializeMs.median, 1)} | ${x(w.ratioToReference)} |`,
     );
-    if (s.errors.length > 0)
-      lines.push(`|  ↳ ${s.errors.length} failed start(s): ${cell(s.errors[0] ?? '')} | | | | | | |`);
+    if (w.errors.length > 0)
+      lines.push(`|  ↳ ${w.errors.length} failed start(s): ${cell(w.errors[0] ?? '')} | | | | | |`);
+  }
+  lines.push(
+    '',
+    '| server (SDK client) | total median ms | p90 ms | min ms | connect (initialize) median ms | listTools median ms | vs reference | RSS after start (MB) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const s of Object.values(r.startup)) {
+    const w = s.sdkClient;
+    lines.push(
+      `| ${s.label} | ${ms(w.readyMs.median, 1)} | ${ms(w.readyMs.p90, 1)} | ${ms(w.readyMs.min, 1)} | ${ms(w.initializeMs.median, 1)} | ${ms(w.listToolsMs.median, 1)} | ${x(w.ratioToReference)} | ${mbs(s.rssAfterStartMb.median)} |`,
+    );
+    if (w.errors.length > 0)
+      lines.push(`|  ↳ ${w.errors.length} failed start(s): ${cell(w.errors[0] ?? '')} | | | | | | | |`);
   }
   lines.push('');
 
@@ -219,7 +292,20 @@ export function renderSummary(r: Results): string {
     '### Verdicts',
     '',
     `- binary per-call median ≤ 3× direct pg: **${yes(v.binaryPerCallMedianWithin3xDirectPg)}**; below the reference server: **${yes(v.binaryPerCallMedianBelowReference)}**`,
-    `- binary startup median below the reference server: **${yes(v.binaryStartupMedianBelowReference)}**`,
+    startupVerdict(
+      r,
+      'serverReady',
+      'server readiness (raw reader)',
+      v.binaryServerReadyMedianBelowReference,
+      v.bundleServerReadyMedianBelowReference,
+    ),
+    startupVerdict(
+      r,
+      'sdkClient',
+      'through the SDK client (connect + listTools)',
+      v.binarySdkStartupMedianBelowReference,
+      v.bundleSdkStartupMedianBelowReference,
+    ),
     `- peak RSS under 200 MB on the 5M-row statement, fresh process: binary **${yes(v.binaryBigResultPeakUnder200Mb)}**, node bundle **${yes(v.bundleBigResultPeakUnder200Mb)}**; ` +
       `after the per-call series: binary **${yes(v.binaryWarmPeakUnder200Mb)}**, node bundle **${yes(v.bundleWarmPeakUnder200Mb)}**`,
     '',
