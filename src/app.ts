@@ -5,6 +5,7 @@ import type { Config } from './config/settings.js';
 import { PoolManager } from './db/pools.js';
 import type { Logger } from './log.js';
 import { makeRedactor } from './safety/redact.js';
+import { ConfirmationTokens } from './safety/tokens.js';
 import type { Auditor, AuditRecord } from './tools/dispatch.js';
 import type { Components } from './tools/registry.js';
 
@@ -15,6 +16,8 @@ export interface App {
   pools: PoolManager;
   redact: (text: string) => string;
   audit: Auditor;
+  /** Confirmation tokens for destructive actions (one HMAC key per process). */
+  confirmations: ConfirmationTokens;
   components: Components;
   startedAt: number;
   /** Keeps count of a tool call in progress, so that shutdown can let it finish. */
@@ -80,6 +83,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     pools,
     redact: makeRedactor(secretsOf(config)),
     audit: auditor.audit,
+    confirmations: new ConfirmationTokens({ ttlMs: config.limits.confirmTokenTtlMs }),
     components,
     startedAt: Date.now(),
     track(call) {

@@ -78,6 +78,7 @@ export function createMcpServer(
       caller,
       signal: extra.signal,
       redact: app.redact,
+      confirmations: app.confirmations,
       ...(canElicit ? { elicit: (params) => server.elicitInput(params, { signal: extra.signal }) } : {}),
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;

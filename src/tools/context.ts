@@ -2,6 +2,7 @@ import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/sdk/type
 import type { Config } from '../config/settings.js';
 import type { PoolManager } from '../db/pools.js';
 import type { Logger } from '../log.js';
+import type { ConfirmationTokens } from '../safety/tokens.js';
 
 /** Who is calling: the MCP session and, over HTTP, the authenticated identity. */
 export interface Caller {
@@ -23,6 +24,8 @@ export interface ToolContext {
   progress: (progress: number, total?: number, message?: string) => Promise<void>;
   /** Removes every configured secret from a text before it leaves the server. */
   redact: (text: string) => string;
+  /** Issues and redeems confirmation tokens; used through confirmDestructive (src/safety/confirm.ts). */
+  confirmations: ConfirmationTokens;
   /** Asks the user through the client (MCP elicitation); absent when the client did not declare that it can. */
   elicit?: (params: ElicitRequest['params']) => Promise<ElicitResult>;
 }

@@ -797,6 +797,7 @@ describe('callers limited to some databases', () => {
       signal: new AbortController().signal,
       progress: async () => {},
       redact: (t) => t,
+      confirmations: mcp.app.confirmations,
     };
   }
 
