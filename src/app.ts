@@ -3,6 +3,7 @@ import pino from 'pino';
 import { secretsOf } from './config/resolve.js';
 import type { Config } from './config/settings.js';
 import { PoolManager } from './db/pools.js';
+import { TransactionRegistry } from './db/transactions.js';
 import type { Logger } from './log.js';
 import { makeRedactor } from './safety/redact.js';
 import { ConfirmationTokens } from './safety/tokens.js';
@@ -18,6 +19,8 @@ export interface App {
   audit: Auditor;
   /** Confirmation tokens for destructive actions (one HMAC key per process). */
   confirmations: ConfirmationTokens;
+  /** Open pg_tx transactions (each on its own connection); a session's are rolled back when it ends. */
+  transactions: TransactionRegistry;
   components: Components;
   startedAt: number;
   /** Keeps count of a tool call in progress, so that shutdown can let it finish. */
@@ -74,9 +77,12 @@ export interface AppOptions {
 export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
   const components = options.components ?? { citus: false };
   const pools = new PoolManager(config, log);
+  const transactions = new TransactionRegistry(pools, config, log);
   const auditor = makeAuditor(config, options.auditToStderr ?? true);
   const inflight = new Set<Promise<unknown>>();
   const sessionEndListeners: ((sessionId: string) => Promise<void>)[] = [];
+  // A session's transactions are rolled back when it ends.
+  sessionEndListeners.push((sessionId) => transactions.closeSession(sessionId));
   return {
     config,
     log,
@@ -84,6 +90,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     redact: makeRedactor(secretsOf(config)),
     audit: auditor.audit,
     confirmations: new ConfirmationTokens({ ttlMs: config.limits.confirmTokenTtlMs }),
+    transactions,
     components,
     startedAt: Date.now(),
     track(call) {
@@ -106,6 +113,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
       return Promise.race([all, deadline]);
     },
     async close() {
+      await transactions.closeAll();
       await pools.close();
       await auditor.close();
     },

@@ -79,6 +79,7 @@ export function createMcpServer(
       signal: extra.signal,
       redact: app.redact,
       confirmations: app.confirmations,
+      transactions: app.transactions,
       ...(canElicit ? { elicit: (params) => server.elicitInput(params, { signal: extra.signal }) } : {}),
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;

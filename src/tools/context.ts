@@ -1,6 +1,7 @@
 import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Config } from '../config/settings.js';
 import type { PoolManager } from '../db/pools.js';
+import type { TransactionRegistry } from '../db/transactions.js';
 import type { Logger } from '../log.js';
 import type { ConfirmationTokens } from '../safety/tokens.js';
 
@@ -26,6 +27,8 @@ export interface ToolContext {
   redact: (text: string) => string;
   /** Issues and redeems confirmation tokens; used through confirmDestructive (src/safety/confirm.ts). */
   confirmations: ConfirmationTokens;
+  /** Open pg_tx transactions: `use(caller, handle, fn)` runs work inside one (src/db/transactions.ts). */
+  transactions: TransactionRegistry;
   /** Asks the user through the client (MCP elicitation); absent when the client did not declare that it can. */
   elicit?: (params: ElicitRequest['params']) => Promise<ElicitResult>;
 }

@@ -798,6 +798,7 @@ describe('callers limited to some databases', () => {
       progress: async () => {},
       redact: (t) => t,
       confirmations: mcp.app.confirmations,
+      transactions: mcp.app.transactions,
     };
   }
 
