@@ -70,7 +70,8 @@ export interface EnvironmentInput {
 
 export function describeEnvironment(input: EnvironmentInput): Environment {
   const { root } = input;
-  const status = tryRun('git', ['status', '--porcelain', '--untracked-files=no'], root);
+  // The bench's own outputs (a previous run's summary.md) are not changes to what is measured.
+  const status = tryRun('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results'], root);
   const bunVersion = (globalThis as { Bun?: { version: string } }).Bun?.version;
   return {
     date: new Date().toISOString(),
