@@ -163,7 +163,11 @@ export async function confirmDestructive(
     });
   } catch (err) {
     // A call cancelled while the question was open runs nothing and needs no token.
-    if (ctx.signal.aborted) throw err;
+    if (ctx.signal.aborted) {
+      throw new ToolError('the call was cancelled while the user was being asked: nothing was run', {
+        code: 'cancelled',
+      });
+    }
     const reason = ctx.redact(err instanceof Error ? err.message : String(err));
     ctx.log.warn({ ...logged, err: reason }, 'confirmation question failed; falling back to a confirmation token');
     return pending(ctx, plan, `(The client could not ask the user directly: ${reason})`);
