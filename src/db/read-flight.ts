@@ -15,6 +15,44 @@ export interface FlightResult {
   command: string | undefined;
 }
 
+/**
+ * The statements sent in the same batch around the caller's statement, and what to send after an error (the server
+ * skips the rest of the batch up to Sync then).
+ */
+export interface FlightFrame {
+  before: readonly string[];
+  after: readonly string[];
+  /** One simple-protocol text that puts the connection back as it was before the flight after an error. */
+  recover: string;
+}
+
+/**
+ * A pooled connection: the statement in a READ ONLY transaction that is rolled back, then what a called function may
+ * have left that a rollback does not undo: session advisory locks (pg_advisory_unlock_all()) and prepared statements
+ * (DEALLOCATE ALL).
+ */
+export const POOLED_READ: FlightFrame = {
+  before: ['BEGIN TRANSACTION READ ONLY'],
+  after: ['ROLLBACK', 'SELECT pg_catalog.pg_advisory_unlock_all()', 'DEALLOCATE ALL'],
+  recover: 'ROLLBACK; SELECT pg_catalog.pg_advisory_unlock_all(); DEALLOCATE ALL',
+};
+
+/** The savepoint a read inside a pg_tx transaction runs under. */
+export const READ_SAVEPOINT = 'pgmcp_read';
+
+/**
+ * Inside a pg_tx transaction (its own dedicated connection): the statement under a savepoint made READ ONLY, which is
+ * always rolled back to and released. A read that fails leaves the caller's transaction as it was instead of aborted,
+ * and nothing a read does stays in it; read-only-ness set inside a subtransaction ends with it (a read-write
+ * transaction is read-write again afterwards). The connection is closed when the transaction ends, so nothing is
+ * reset here that outlives the transaction.
+ */
+export const IN_TRANSACTION_READ: FlightFrame = {
+  before: [`SAVEPOINT ${READ_SAVEPOINT}`, 'SET TRANSACTION READ ONLY'],
+  after: [`ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}`, `RELEASE SAVEPOINT ${READ_SAVEPOINT}`],
+  recover: `ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}; RELEASE SAVEPOINT ${READ_SAVEPOINT}`,
+};
+
 export interface FlightRequest {
   sql: string;
   params: ParamValue[];
@@ -24,6 +62,8 @@ export interface FlightRequest {
   limit: number;
   /** Stop keeping rows once this many bytes of values are held. */
   maxBytes: number;
+  /** What is sent around the statement; POOLED_READ when absent. */
+  frame?: FlightFrame;
 }
 
 interface PgMessage {
@@ -31,28 +71,19 @@ interface PgMessage {
   text?: string;
 }
 
-type Phase = 'begin' | 'statement' | 'rollback' | 'unlock' | 'deallocate' | 'done';
-const NEXT_PHASE: Record<Phase, Phase> = {
-  begin: 'statement',
-  statement: 'rollback',
-  rollback: 'unlock',
-  unlock: 'deallocate',
-  deallocate: 'done',
-  done: 'done',
-};
-
 /**
  * One statement run read-only in one network round trip. Sent as a single pipelined batch of extended-protocol
- * messages: BEGIN READ ONLY; the caller's statement (parsed server-side as exactly one statement, parameters bound,
- * fetched through a portal with a row limit so huge results never leave the server); ROLLBACK; then what a called
- * function may have left that a rollback does not undo: session advisory locks (pg_advisory_unlock_all()) and
- * prepared statements (DEALLOCATE ALL); then one Sync.
- * On an error the server skips to Sync and the connection is left in an aborted transaction: the caller rolls back.
+ * messages: the frame's statements before; the caller's statement (parsed server-side as exactly one statement,
+ * parameters bound, fetched through a portal with a row limit so huge results never leave the server); the frame's
+ * statements after; then one Sync. See POOLED_READ and IN_TRANSACTION_READ.
+ * On an error the server skips to Sync: the caller then sends the frame's `recover`.
  *
  * It plugs into node-postgres as a "submittable" (the same hook pg-cursor uses).
  */
 export class ReadFlight {
-  private phase: Phase = 'begin';
+  /** Which statement of the batch the next completion belongs to; the caller's is `before.length`. */
+  private step = 0;
+  private readonly statementStep: number;
   private fieldsSeen: FlightResult['fields'] = [];
   private rows: (string | null)[][] = [];
   private index = 0;
@@ -66,11 +97,19 @@ export class ReadFlight {
   private resolve!: (r: FlightResult) => void;
   private reject!: (e: Error) => void;
 
+  private readonly frame: FlightFrame;
+
   constructor(private readonly req: FlightRequest) {
+    this.frame = req.frame ?? POOLED_READ;
+    this.statementStep = this.frame.before.length;
     this.done = new Promise<FlightResult>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
+  }
+
+  private get inStatement(): boolean {
+    return this.step === this.statementStep;
   }
 
   /** Called by node-postgres when the connection is free. */
@@ -86,29 +125,25 @@ export class ReadFlight {
       stream: { cork?: () => void; uncork?: () => void };
     };
     const { sql, params, offset, limit } = this.req;
+    const frame = this.frame;
+    const plain = (text: string) => {
+      con.parse({ text });
+      con.bind({});
+      con.execute({ rows: 0 });
+    };
     con.stream.cork?.();
-    con.parse({ text: 'BEGIN TRANSACTION READ ONLY' });
-    con.bind({});
-    con.execute({ rows: 0 });
+    for (const text of frame.before) plain(text);
     con.parse({ text: sql });
     con.bind({ values: params.map(toParamText) });
     con.describe({ type: 'P', name: '' });
     con.execute({ rows: offset + limit + 1 });
-    con.parse({ text: 'ROLLBACK' });
-    con.bind({});
-    con.execute({ rows: 0 });
-    con.parse({ text: 'SELECT pg_catalog.pg_advisory_unlock_all()' });
-    con.bind({});
-    con.execute({ rows: 0 });
-    con.parse({ text: 'DEALLOCATE ALL' });
-    con.bind({});
-    con.execute({ rows: 0 });
+    for (const text of frame.after) plain(text);
     con.sync();
     process.nextTick(() => con.stream.uncork?.());
   }
 
   handleRowDescription(msg: { fields: { name: string; dataTypeID: number; dataTypeModifier: number }[] }): void {
-    if (this.phase !== 'statement') return;
+    if (!this.inStatement) return;
     this.fieldsSeen = msg.fields.map((f) => ({
       name: f.name,
       dataTypeID: f.dataTypeID,
@@ -117,7 +152,7 @@ export class ReadFlight {
   }
 
   handleDataRow(msg: PgMessage): void {
-    if (this.phase !== 'statement') return;
+    if (!this.inStatement) return;
     const i = this.index++;
     if (i < this.req.offset) return;
     if (i >= this.req.offset + this.req.limit) {
@@ -137,17 +172,17 @@ export class ReadFlight {
   }
 
   handlePortalSuspended(): void {
-    if (this.phase === 'statement') this.more = true;
-    this.phase = NEXT_PHASE[this.phase];
+    if (this.inStatement) this.more = true;
+    this.step++;
   }
 
   handleCommandComplete(msg: PgMessage): void {
-    if (this.phase === 'statement') this.command = msg.text;
-    this.phase = NEXT_PHASE[this.phase];
+    if (this.inStatement) this.command = msg.text;
+    this.step++;
   }
 
   handleEmptyQuery(): void {
-    this.phase = NEXT_PHASE[this.phase];
+    this.step++;
   }
 
   handleError(err: Error): void {

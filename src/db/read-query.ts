@@ -6,8 +6,8 @@ import { uniqueNames } from './column-names.js';
 import { connectionFailure } from './connect-error.js';
 import type { ParamValue } from './params.js';
 import type { PoolManager } from './pools.js';
-import { ReadFlight } from './read-flight.js';
-import { lookupTypes } from './type-names.js';
+import { type FlightFrame, type FlightResult, IN_TRANSACTION_READ, POOLED_READ, ReadFlight } from './read-flight.js';
+import { lookupTypes, type TypeLookup } from './type-names.js';
 import { convertValue, type JsonValue } from './values.js';
 
 export interface Column {
@@ -54,6 +54,94 @@ export async function connect(pool: pg.Pool, database: string): Promise<pg.PoolC
   }
 }
 
+/** Runs a read flight on `client` and waits for it; after a failure, sends the frame's recovery. */
+async function fly(
+  client: pg.ClientBase,
+  frame: FlightFrame,
+  config: Config,
+  req: ReadRequest & { offset: number; limit: number },
+  cancel?: (flight: ReadFlight) => void,
+): Promise<FlightResult> {
+  const flight = new ReadFlight({
+    sql: req.sql,
+    params: req.params ?? [],
+    offset: req.offset,
+    limit: req.limit,
+    maxBytes: config.limits.resultBytes,
+    frame,
+  });
+  client.query(flight as unknown as pg.QueryConfig);
+  const onAbort = cancel ? () => cancel(flight) : undefined;
+  if (onAbort) req.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await flight.done;
+  } catch (err) {
+    let recovery: Error | undefined;
+    try {
+      await client.query(frame.recover);
+    } catch (cleanup) {
+      recovery = cleanup as Error;
+    }
+    throw new FlightError(err, recovery);
+  } finally {
+    if (onAbort) req.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A failed flight: the statement's error, and the error of the recovery when that failed too. */
+class FlightError extends Error {
+  constructor(
+    readonly failure: unknown,
+    readonly recovery: Error | undefined,
+  ) {
+    super(failure instanceof Error ? failure.message : String(failure));
+  }
+}
+
+/** Turns what one flight brought back into a page of JSON rows. */
+function shapePage(
+  result: FlightResult,
+  types: TypeLookup,
+  config: Config,
+  offset: number,
+  limit: number,
+  started: number,
+): ReadPage {
+  const keys = uniqueNames(result.fields.map((f) => f.name));
+  let cutCells = 0;
+  const rows = result.rows.map((raw) => {
+    const row: Record<string, JsonValue> = {};
+    raw.forEach((text, i) => {
+      const f = result.fields[i];
+      if (!f) return;
+      const capped = capCell(convertValue(f.dataTypeID, text, types.arrays), config.limits.cellBytes);
+      if (capped.cut) cutCells++;
+      row[keys[i] as string] = capped.value;
+    });
+    return row;
+  });
+  const truncatedBy = result.cutByBytes ? 'bytes' : result.more ? 'limit' : undefined;
+  const page: ReadPage = {
+    columns: result.fields.map((f, i) => ({
+      name: keys[i] as string,
+      type: types.name(f.dataTypeID, f.dataTypeModifier),
+    })),
+    rows,
+    rowCount: rows.length,
+    offset,
+    limit,
+    truncated: truncatedBy !== undefined,
+    cutCells,
+    durationMs: Math.round((performance.now() - started) * 100) / 100,
+  };
+  if (truncatedBy) {
+    page.truncatedBy = truncatedBy;
+    page.nextOffset = offset + rows.length;
+  }
+  if (result.command) page.command = result.command;
+  return page;
+}
+
 /**
  * Runs one statement that the read guard accepted, read-only, and returns one page of its rows as JSON values.
  * The connection goes back to the pool unchanged, or is destroyed when that cannot be made sure of.
@@ -67,69 +155,60 @@ export async function runReadQuery(pools: PoolManager, config: Config, req: Read
   const limit = req.limit ?? config.limits.defaultRows;
   let broken: Error | undefined;
   try {
-    const flight = new ReadFlight({
-      sql: req.sql,
-      params: req.params ?? [],
-      offset,
-      limit,
-      maxBytes: config.limits.resultBytes,
-    });
-    client.query(flight as unknown as pg.QueryConfig);
-    const cancel = () => cancelOnServer(pool, client, flight);
-    req.signal?.addEventListener('abort', cancel, { once: true });
-    let result: Awaited<ReadFlight['done']>;
+    let result: FlightResult;
     try {
-      result = await flight.done;
+      result = await fly(client, POOLED_READ, config, { ...req, offset, limit }, (flight) =>
+        cancelOnServer(pool, client, flight),
+      );
     } catch (err) {
-      try {
-        await client.query('ROLLBACK; SELECT pg_catalog.pg_advisory_unlock_all(); DEALLOCATE ALL');
-      } catch (cleanup) {
-        broken = cleanup as Error;
-      }
-      if (isPgServerError(err)) throw fromPgError(err, req.sql);
-      broken ??= err as Error;
-      throw connectionFailure(err, database);
-    } finally {
-      req.signal?.removeEventListener('abort', cancel);
+      if (!(err instanceof FlightError)) throw err;
+      broken = err.recovery;
+      if (isPgServerError(err.failure)) throw fromPgError(err.failure, req.sql);
+      broken ??= err.failure as Error;
+      throw connectionFailure(err.failure, database);
     }
     const types = await lookupTypes(pool, client, result.fields);
-    const keys = uniqueNames(result.fields.map((f) => f.name));
-    let cutCells = 0;
-    const rows = result.rows.map((raw) => {
-      const row: Record<string, JsonValue> = {};
-      raw.forEach((text, i) => {
-        const f = result.fields[i];
-        if (!f) return;
-        const capped = capCell(convertValue(f.dataTypeID, text, types.arrays), config.limits.cellBytes);
-        if (capped.cut) cutCells++;
-        row[keys[i] as string] = capped.value;
-      });
-      return row;
-    });
-    const truncatedBy = result.cutByBytes ? 'bytes' : result.more ? 'limit' : undefined;
-    const page: ReadPage = {
-      columns: result.fields.map((f, i) => ({
-        name: keys[i] as string,
-        type: types.name(f.dataTypeID, f.dataTypeModifier),
-      })),
-      rows,
-      rowCount: rows.length,
-      offset,
-      limit,
-      truncated: truncatedBy !== undefined,
-      cutCells,
-      durationMs: Math.round((performance.now() - started) * 100) / 100,
-    };
-    if (truncatedBy) {
-      page.truncatedBy = truncatedBy;
-      page.nextOffset = offset + rows.length;
-    }
-    if (result.command) page.command = result.command;
-    return page;
+    return shapePage(result, types, config, offset, limit, started);
   } catch (err) {
     if (!(err instanceof ToolError)) broken ??= err as Error;
     throw err;
   } finally {
     client.release(broken ?? undefined);
   }
+}
+
+/**
+ * Runs one statement that the read guard accepted inside a pg_tx transaction, on its connection (what
+ * TransactionRegistry.use() hands over), under a read-only savepoint that is always rolled back (IN_TRANSACTION_READ):
+ * it sees the transaction's own changes and snapshot and changes nothing in it. A failing read leaves the transaction
+ * as it was (the error says so); when even the recovery fails the transaction is left to the registry to report.
+ * Cancellation is the registry's (use() with a signal). `typeCache` is the pool of the same database, whose type-name
+ * cache is shared.
+ */
+export async function runReadInTransaction(
+  client: pg.Client,
+  typeCache: pg.Pool,
+  config: Config,
+  req: ReadRequest,
+): Promise<ReadPage> {
+  const started = performance.now();
+  const offset = req.offset ?? 0;
+  const limit = req.limit ?? config.limits.defaultRows;
+  let result: FlightResult;
+  try {
+    result = await fly(client, IN_TRANSACTION_READ, config, { ...req, offset, limit });
+  } catch (err) {
+    if (!(err instanceof FlightError)) throw err;
+    if (err.recovery === undefined && isPgServerError(err.failure)) {
+      const e = fromPgError(err.failure, req.sql);
+      throw new ToolError(e.message, {
+        ...e.info,
+        hint: 'only this read failed: it ran under a savepoint that was rolled back, so the transaction is unchanged and still open; fix the statement and call again with the same tx',
+      });
+    }
+    // The transaction may be aborted or gone: the registry works out which and says so.
+    throw err.failure;
+  }
+  const types = await lookupTypes(typeCache, client, result.fields);
+  return shapePage(result, types, config, offset, limit, started);
 }

@@ -20,7 +20,7 @@ export interface TypeLookup {
 /** Resolves the names of the given column types, asking the server only for ones not seen before on this pool. */
 export async function lookupTypes(
   pool: pg.Pool,
-  client: pg.PoolClient,
+  client: pg.ClientBase,
   fields: readonly { dataTypeID: number; dataTypeModifier: number }[],
 ): Promise<TypeLookup> {
   let cache = caches.get(pool);

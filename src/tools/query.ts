@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { runReadQuery } from '../db/read-query.js';
+import { runReadInTransaction, runReadQuery } from '../db/read-query.js';
 import { markdownRecords } from '../format/markdown.js';
 import { checkReadStatement } from '../sql/read-guard.js';
 import { defineTool } from './define.js';
 import { ToolError } from './errors.js';
 import { databaseArg, paramsArg, resolveDatabase } from './shared-args.js';
+import { txArg } from './tx.js';
 
 const JsonValueSchema: z.ZodType<unknown> = z.unknown();
 
@@ -30,7 +31,9 @@ export const pgQuery = defineTool({
     'Run ONE read-only SQL statement (SELECT, WITH, VALUES, TABLE, SHOW, EXPLAIN) and get rows back. ' +
     'Use $1, $2, … placeholders with `params` instead of putting values into the SQL. Results are paged: ' +
     '`limit` rows from `offset`; when `truncated` is true call again with `offset` = `nextOffset`. ' +
-    'Runs in a READ ONLY transaction that is always rolled back; writes, DDL, SET and side-effecting functions are refused.',
+    'Runs in a READ ONLY transaction that is always rolled back; writes, DDL, SET and side-effecting functions are refused. ' +
+    'With `tx` (a handle from pg_tx) it reads inside that transaction: its snapshot and its uncommitted changes; ' +
+    'the read runs under a savepoint that is rolled back, so a failing read leaves the transaction usable.',
   toolset: 'core',
   readOnly: true,
   input: z.object({
@@ -39,6 +42,7 @@ export const pgQuery = defineTool({
     database: databaseArg,
     limit: z.number().int().min(1).optional().describe('Rows to return (default 100, capped by the server)'),
     offset: z.number().int().min(0).optional().describe('Rows to skip (for paging)'),
+    tx: txArg,
   }),
   output: queryOutput,
   async handler(args, ctx) {
@@ -50,15 +54,35 @@ export const pgQuery = defineTool({
         hint: `ask for at most ${maxRows} rows and page with offset`,
       });
     }
-    const database = resolveDatabase(args.database, ctx);
-    const page = await runReadQuery(ctx.pools, ctx.config, {
+    const request = {
       sql: statement.text,
       params: args.params ?? [],
-      database,
       offset: args.offset ?? 0,
       limit: args.limit ?? defaultRows,
-      signal: ctx.signal,
-    });
+    };
+    let database: string;
+    let page: Awaited<ReturnType<typeof runReadQuery>>;
+    if (args.tx === undefined) {
+      database = resolveDatabase(args.database, ctx);
+      page = await runReadQuery(ctx.pools, ctx.config, { ...request, database, signal: ctx.signal });
+    } else {
+      const tx = args.tx;
+      [database, page] = await ctx.transactions.use(
+        ctx.caller,
+        tx,
+        async (client, info) => {
+          if (args.database !== undefined && args.database !== info.database) {
+            throw new ToolError(`transaction ${tx} is on database "${info.database}", not "${args.database}"`, {
+              code: 'tx_database',
+              hint: 'leave database out when passing tx (the transaction decides), or read without tx',
+            });
+          }
+          const typeCache = ctx.pools.get(info.database, info.role);
+          return [info.database, await runReadInTransaction(client, typeCache, ctx.config, request)] as const;
+        },
+        { signal: ctx.signal },
+      );
+    }
     const lines = [
       markdownRecords(
         page.columns.map((c) => c.name),

@@ -2,11 +2,13 @@ import type { Config } from '../config/settings.js';
 import { accessAllows, requiredAccess, type ToolDefinition } from './define.js';
 import { pgQuery } from './query.js';
 import { pgSchema } from './schema.js';
+import { pgTx } from './tx.js';
 
 /** Every tool pgmcp has, in catalogue order. */
 export const ALL_TOOLS: readonly ToolDefinition[] = [
   pgQuery as unknown as ToolDefinition,
   pgSchema as unknown as ToolDefinition,
+  pgTx as unknown as ToolDefinition,
 ];
 
 /** Components that are configured or were detected; a tool needing one that is absent is not registered. */
