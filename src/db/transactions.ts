@@ -204,6 +204,8 @@ export class TransactionRegistry {
   private readonly starting = new Map<string, number>();
   private startingTotal = 0;
   private closing = false;
+  /** Sessions that ended (bounded): a begin still connecting when its session ended is rolled back at once. */
+  private readonly endedSessions = new Set<string>();
 
   constructor(
     private readonly pools: PoolManager,
@@ -290,10 +292,13 @@ export class TransactionRegistry {
     };
     const registered = tx;
     client.on('end', () => this.lost(registered, new Error('the connection was closed')));
-    if (this.closing) {
-      // Shutdown began while connecting.
+    if (this.closing || this.endedSessions.has(caller.sessionId)) {
+      // Shutdown began, or the session ended, while connecting.
       await this.terminate(registered, true);
-      throw new ToolError('pgmcp is shutting down: no new transactions', { code: 'tx_unavailable' });
+      throw new ToolError(
+        this.closing ? 'pgmcp is shutting down: no new transactions' : 'the MCP session ended during begin',
+        { code: 'tx_unavailable' },
+      );
     }
     this.open.set(tx.handle, tx);
     this.armTimer(tx);
@@ -430,6 +435,11 @@ export class TransactionRegistry {
    * resolves when PostgreSQL has rolled back (locks are gone) or, at worst, after a second.
    */
   async closeSession(sessionId: string): Promise<void> {
+    this.endedSessions.add(sessionId);
+    if (this.endedSessions.size > ENDED_MAX) {
+      const oldest = this.endedSessions.values().next().value;
+      if (oldest !== undefined) this.endedSessions.delete(oldest);
+    }
     const mine = [...this.open.values()].filter((tx) => tx.owner.sessionId === sessionId);
     for (const tx of mine) this.detach(tx, 'rolled_back', { detail: 'the MCP session ended' });
     await Promise.allSettled(mine.map((tx) => this.terminate(tx, true)));

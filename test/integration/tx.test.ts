@@ -171,6 +171,7 @@ beforeAll(async () => {
     create table items (id int primary key, note text);
     insert into items values (1, 'one'), (2, 'two');
     create function sneaky_write() returns int language sql as $$ insert into items values (999, 'sneaky') returning 1 $$;
+    create function grab_advisory() returns int language plpgsql as $$ begin perform pg_advisory_lock(7); return 1; end $$;
   `);
 });
 
@@ -440,6 +441,27 @@ describe('pg_tx across sessions (access level write)', () => {
     const r = await slow;
     expect(r.isError).toBe(true);
     expect(await idleInTransaction()).toBe(0);
+  });
+
+  it('a begin still connecting when its session ends is rolled back at once', async () => {
+    const caller: Caller = { sessionId: `s-${randomUUID()}`, identity: 'x' };
+    const pending = app.transactions.begin(caller, { database: db.database, readOnly: false });
+    await app.transactions.closeSession(caller.sessionId);
+    await expect(pending).rejects.toMatchObject({ info: { code: 'tx_unavailable' } });
+    expect(app.transactions.stats().open).toBe(0);
+    expect(await idleInTransaction()).toBe(0);
+  });
+
+  it('what a read leaves that a savepoint rollback does not undo ends with the transaction', async () => {
+    // A function body pgmcp cannot see takes a session advisory lock: it lasts until the transaction's connection
+    // closes (each transaction has its own), not beyond.
+    const tx = await begin(a);
+    expect(await rows(a, 'select grab_advisory() as x', tx)).toEqual([{ x: 1 }]);
+    const advisory = () =>
+      verify.query<{ n: number }>("select count(*)::int as n from pg_locks where locktype = 'advisory'");
+    expect((await advisory()).rows[0]?.n).toBe(1);
+    await ok(a, 'pg_tx', { action: 'rollback', tx });
+    expect((await advisory()).rows[0]?.n).toBe(0);
   });
 
   it('a client that takes a row lock and disconnects leaves no lock and no idle transaction within 1 s', async () => {
