@@ -98,10 +98,11 @@ export function buildProgram(): Command {
     .argument('<tool>', 'tool name, e.g. pg_query')
     .argument('[json]', 'arguments as a JSON object, e.g. \'{"sql":"select 1"}\'')
     .option('--json', 'print the structured result as JSON')
-    .action(async (tool: string, json: string | undefined, o: { json?: boolean }, cmd: Command) => {
+    .option('-y, --yes', 'confirm a destructive action in advance (otherwise asked on the terminal)')
+    .action(async (tool: string, json: string | undefined, o: { json?: boolean; yes?: boolean }, cmd: Command) => {
       const code = await withStarted(cmd, async (started) => {
         try {
-          return await callCommand(started, tool, json, o.json === true);
+          return await callCommand(started, tool, json, o.json === true, o.yes === true);
         } finally {
           await started.shutdown();
         }

@@ -1,5 +1,6 @@
 import type { Started } from '../bootstrap.js';
 import { connectInProcess } from './in-process-client.js';
+import { acceptAll, askOnTerminal } from './terminal-asker.js';
 
 export class UsageError extends Error {}
 
@@ -9,6 +10,7 @@ export async function callCommand(
   tool: string,
   json: string | undefined,
   asJson: boolean,
+  yes = false,
 ): Promise<number> {
   let args: unknown = {};
   if (json !== undefined && json.trim() !== '') {
@@ -23,7 +25,10 @@ export async function callCommand(
       );
     }
   }
-  const { client, close } = await connectInProcess(started.app);
+  // Destructive actions are confirmed by the person at the terminal: asked there, or in advance with --yes; without
+  // a terminal the server answers with confirmation_required and nothing runs.
+  const asker = yes ? acceptAll : process.stdin.isTTY ? askOnTerminal : undefined;
+  const { client, close } = await connectInProcess(started.app, 'cli', asker);
   try {
     const { tools } = await client.listTools();
     if (!tools.some((t) => t.name === tool)) {
