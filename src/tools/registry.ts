@@ -1,5 +1,6 @@
 import type { Config } from '../config/settings.js';
 import { accessAllows, requiredAccess, type ToolDefinition } from './define.js';
+import { pgExecute } from './execute.js';
 import { pgQuery } from './query.js';
 import { pgSchema } from './schema.js';
 import { pgTx } from './tx.js';
@@ -9,6 +10,7 @@ export const ALL_TOOLS: readonly ToolDefinition[] = [
   pgQuery as unknown as ToolDefinition,
   pgSchema as unknown as ToolDefinition,
   pgTx as unknown as ToolDefinition,
+  pgExecute as unknown as ToolDefinition,
 ];
 
 /** Components that are configured or were detected; a tool needing one that is absent is not registered. */
