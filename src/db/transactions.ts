@@ -678,7 +678,8 @@ export class TransactionRegistry {
       );
     }
     if (status === 'E') {
-      tx.aborted = isPgServerError(err) ? `ERROR ${err.code}: ${message}` : message;
+      const sqlstate = isPgServerError(err) ? err.code : err instanceof ToolError ? err.info.pg?.code : undefined;
+      tx.aborted = sqlstate ? `ERROR ${sqlstate}: ${message}` : message;
       const next = `transaction ${tx.handle} is now aborted: PostgreSQL ignores further statements in it until it is rolled back; ${abortedNext(tx)}`;
       if (err instanceof ToolError) {
         return new ToolError(err.message, { ...err.info, hint: err.info.hint ? `${err.info.hint}; ${next}` : next });

@@ -1,6 +1,7 @@
 /**
  * pg_tx and transactions across calls, against a real PostgreSQL through real SDK clients in-process. Several clients
- * of one App are several MCP sessions of one pgmcp process; a separate `pg` connection checks what the server holds.
+ * of one App are several MCP sessions of one pgmcp process; writes inside transactions go through pg_execute; a
+ * separate `pg` connection checks what the server holds.
  */
 import { randomUUID } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -8,15 +9,12 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { z } from 'zod';
 import { type App, createApp } from '../../src/app.js';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { createLogger } from '../../src/log.js';
 import { createMcpServer } from '../../src/server.js';
 import { initParser } from '../../src/sql/parser.js';
 import type { Caller } from '../../src/tools/context.js';
-import { defineTool, type ToolDefinition } from '../../src/tools/define.js';
-import { toolsFor } from '../../src/tools/registry.js';
 import { pgEnv } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
@@ -29,26 +27,6 @@ interface Session {
   /** Closes the client's transport: the MCP session ends. */
   close(): Promise<void>;
 }
-
-/**
- * A test-only write tool: one statement through TransactionRegistry.use(), the way a tool writes inside a pg_tx
- * transaction. (pg_execute is being built alongside; this keeps these tests on the registry's own contract.)
- */
-const testWrite = defineTool({
-  name: 'test_write',
-  title: 'test write',
-  description: 'test only: one statement inside a pg_tx transaction',
-  toolset: 'write',
-  readOnly: false,
-  input: z.object({ tx: z.string(), sql: z.string() }),
-  output: z.object({ rowCount: z.number() }),
-  async handler(args, ctx) {
-    const r = await ctx.transactions.use(ctx.caller, args.tx, (client) => client.query(args.sql), {
-      signal: ctx.signal,
-    });
-    return { text: `${r.command} ${r.rowCount ?? 0}`, data: { rowCount: r.rowCount ?? 0 } };
-  },
-});
 
 let db: TestDatabase;
 let verify: pg.Client;
@@ -65,8 +43,7 @@ async function makeApp(env: Record<string, string> = {}): Promise<App> {
 /** A new MCP session (its own SDK Server and Client) on `app`. */
 async function openSession(app: App, identity = 'test'): Promise<Session> {
   const caller: Caller = { sessionId: `s-${randomUUID()}`, identity };
-  const extra: ToolDefinition[] = app.config.access === 'read' ? [] : [testWrite as unknown as ToolDefinition];
-  const server = createMcpServer(app, caller, [...toolsFor(app.config, app.components), ...extra]);
+  const server = createMcpServer(app, caller);
   const [a, b] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'tx-test', version: '0' });
   await Promise.all([server.connect(b), client.connect(a)]);
@@ -116,7 +93,7 @@ async function begin(s: Session, args: Record<string, unknown> = {}): Promise<st
 const txOf = (r: Result) => (r.structuredContent as { transaction: TxData }).transaction;
 
 /** A write inside the transaction, through the tool path. */
-const write = (s: Session, tx: string, sql: string) => s.call('test_write', { tx, sql });
+const write = (s: Session, tx: string, sql: string) => s.call('pg_execute', { tx, sql });
 
 async function rows(s: Session, sql: string, tx?: string): Promise<Record<string, unknown>[]> {
   const r = await ok(s, 'pg_query', { sql, ...(tx ? { tx } : {}) });
@@ -234,7 +211,7 @@ describe('pg_tx across sessions (access level write)', () => {
 
   it("refuses A's handle in B's session as unknown, exactly like a handle that never existed", async () => {
     const tx = await begin(a);
-    await ok(a, 'test_write', { tx, sql: "insert into items values (11, 'eleven')" });
+    await ok(a, 'pg_execute', { tx, sql: "insert into items values (11, 'eleven')" });
     const made = 'tx_aaaaaaaaaaaaaaaa';
     const stolen = await fails(b, 'pg_query', { sql: 'select * from items', tx });
     const invented = await fails(b, 'pg_query', { sql: 'select * from items', tx: made });
@@ -243,7 +220,7 @@ describe('pg_tx across sessions (access level write)', () => {
     for (const action of ['commit', 'rollback']) {
       expect(await fails(b, 'pg_tx', { action, tx })).toMatch(/tx_unknown/);
     }
-    expect(await fails(b, 'test_write', { tx, sql: 'delete from items' })).toMatch(/tx_unknown/);
+    expect(await fails(b, 'pg_execute', { tx, sql: 'delete from items where id = 1' })).toMatch(/tx_unknown/);
     const bList = await ok(b, 'pg_tx', { action: 'list' });
     expect(bList.text).not.toContain(tx);
     // A's transaction is untouched by all that.
@@ -264,7 +241,7 @@ describe('pg_tx across sessions (access level write)', () => {
 
   it('a failed read inside a transaction leaves it open and usable (savepoint)', async () => {
     const tx = await begin(a);
-    await ok(a, 'test_write', { tx, sql: "insert into items values (20, 'twenty')" });
+    await ok(a, 'pg_execute', { tx, sql: "insert into items values (20, 'twenty')" });
     const err = await fails(a, 'pg_query', { sql: 'select 1 / (id - id) from items', tx });
     expect(err).toMatch(/22012/); // division by zero
     expect(err).toMatch(/transaction is unchanged and still open/);
@@ -275,7 +252,7 @@ describe('pg_tx across sessions (access level write)', () => {
       expect.objectContaining({ handle: tx, state: 'idle' }),
     ]);
     expect(await count(a, 'id = 20', tx)).toBe(1);
-    await ok(a, 'test_write', { tx, sql: "insert into items values (21, 'twenty-one')" });
+    await ok(a, 'pg_execute', { tx, sql: "insert into items values (21, 'twenty-one')" });
     await ok(a, 'pg_tx', { action: 'commit', tx });
     expect(await count(b, 'id in (20, 21)')).toBe(2);
   });
@@ -289,9 +266,8 @@ describe('pg_tx across sessions (access level write)', () => {
       /denied_function|will not call/,
     );
     // The transaction is read-write again after the read: a write in it works.
-    expect((await ok(a, 'test_write', { tx, sql: "insert into items values (22, 'twenty-two')" })).text).toBe(
-      'INSERT 1',
-    );
+    const wrote = await ok(a, 'pg_execute', { tx, sql: "insert into items values (22, 'twenty-two')" });
+    expect(wrote.structuredContent).toMatchObject({ status: 'executed', tx, rowCount: 1 });
     expect(await count(a, 'id = 22', tx)).toBe(1);
     await ok(a, 'pg_tx', { action: 'rollback', tx });
     expect(await count(b, 'id in (22, 999)')).toBe(0);
@@ -326,8 +302,8 @@ describe('pg_tx across sessions (access level write)', () => {
 
   it('a failed write leaves the transaction aborted, and every message says what to do', async () => {
     const tx = await begin(a);
-    await ok(a, 'test_write', { tx, sql: "insert into items values (30, 'thirty')" });
-    const dup = await fails(a, 'test_write', { tx, sql: "insert into items values (30, 'again')" });
+    await ok(a, 'pg_execute', { tx, sql: "insert into items values (30, 'thirty')" });
+    const dup = await fails(a, 'pg_execute', { tx, sql: "insert into items values (30, 'again')" });
     expect(dup).toMatch(/23505/);
     expect(dup).toMatch(/is now aborted/);
     expect(dup).toContain(`pg_tx action rollback with tx "${tx}"`);
@@ -352,26 +328,26 @@ describe('pg_tx across sessions (access level write)', () => {
 
   it('after a failed write, rollback_to a savepoint makes the transaction usable again', async () => {
     const tx = await begin(a);
-    await ok(a, 'test_write', { tx, sql: "insert into items values (31, 'kept')" });
+    await ok(a, 'pg_execute', { tx, sql: "insert into items values (31, 'kept')" });
     await ok(a, 'pg_tx', { action: 'savepoint', tx, name: 'before_dup' });
-    const dup = await fails(a, 'test_write', { tx, sql: "insert into items values (31, 'dup')" });
+    const dup = await fails(a, 'pg_execute', { tx, sql: "insert into items values (31, 'dup')" });
     expect(dup).toMatch(/rollback_to with name "before_dup"/);
     const back = await ok(a, 'pg_tx', { action: 'rollback_to', tx, name: 'before_dup' });
     expect(txOf(back)).toMatchObject({ state: 'idle', savepoints: ['before_dup'] });
-    await ok(a, 'test_write', { tx, sql: "insert into items values (32, 'also kept')" });
+    await ok(a, 'pg_execute', { tx, sql: "insert into items values (32, 'also kept')" });
     await ok(a, 'pg_tx', { action: 'commit', tx });
     expect(await count(b, 'id in (31, 32)')).toBe(2);
   });
 
   it('savepoint, rollback_to and release round trip', async () => {
     const tx = await begin(a);
-    await ok(a, 'test_write', { tx, sql: "insert into items values (40, 'a')" });
+    await ok(a, 'pg_execute', { tx, sql: "insert into items values (40, 'a')" });
     expect(txOf(await ok(a, 'pg_tx', { action: 'savepoint', tx, name: 's1' })).savepoints).toEqual(['s1']);
-    await ok(a, 'test_write', { tx, sql: "insert into items values (41, 'b')" });
+    await ok(a, 'pg_execute', { tx, sql: "insert into items values (41, 'b')" });
     const s2 = await ok(a, 'pg_tx', { action: 'savepoint', tx, name: 'S2' });
     expect(txOf(s2).savepoints).toEqual(['s1', 'S2']);
     expect(s2.text).toMatch(/rollback_to/);
-    await ok(a, 'test_write', { tx, sql: "insert into items values (42, 'c')" });
+    await ok(a, 'pg_execute', { tx, sql: "insert into items values (42, 'c')" });
     expect(await count(a, 'id between 40 and 49', tx)).toBe(3);
 
     const back = await ok(a, 'pg_tx', { action: 'rollback_to', tx, name: 's1' });
@@ -381,7 +357,7 @@ describe('pg_tx across sessions (access level write)', () => {
       /no savepoint "S2"; its savepoints: s1/,
     );
 
-    await ok(a, 'test_write', { tx, sql: "insert into items values (43, 'd')" });
+    await ok(a, 'pg_execute', { tx, sql: "insert into items values (43, 'd')" });
     const released = await ok(a, 'pg_tx', { action: 'release', tx, name: 's1' });
     expect(txOf(released).savepoints).toEqual([]);
     expect(await fails(a, 'pg_tx', { action: 'rollback_to', tx, name: 's1' })).toMatch(/it has no savepoints/);
@@ -430,7 +406,7 @@ describe('pg_tx across sessions (access level write)', () => {
 
   it('one call at a time per transaction; rollback cancels a running statement', async () => {
     const tx = await begin(a);
-    const slow = write(a, tx, 'select pg_sleep(5)');
+    const slow = write(a, tx, "insert into items values (900, (select 'slow' from pg_sleep(5)))");
     await sleep(100);
     const busy = await fails(a, 'pg_query', { sql: 'select 1', tx });
     expect(busy).toMatch(/tx_busy/);
@@ -468,7 +444,7 @@ describe('pg_tx across sessions (access level write)', () => {
     const c = await openSession(app, 'carol');
     const tx = await begin(c);
     const pid = await pidOf(c, tx);
-    await ok(c, 'test_write', { tx, sql: "update items set note = 'held' where id = 1" });
+    await ok(c, 'pg_execute', { tx, sql: "update items set note = 'held' where id = 1" });
     const held = await verify.query(
       `select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation
         where l.pid = $1 and c.relname = 'items' and l.mode = 'RowExclusiveLock'`,
@@ -512,7 +488,7 @@ describe('idle expiry', () => {
   it('an idle transaction is rolled back, its connection closed, and the next use says so', async () => {
     const tx = await begin(s);
     const pid = await pidOf(s, tx);
-    await ok(s, 'test_write', { tx, sql: "insert into items values (50, 'lost')" });
+    await ok(s, 'pg_execute', { tx, sql: "insert into items values (50, 'lost')" });
     const ms = await until(() => backendGone(pid), 2000);
     if (process.env.PGMCP_TEST_VERBOSE)
       console.error(`[tx] idle expiry: backend gone ${ms.toFixed(0)} ms after polling began`);
@@ -521,7 +497,7 @@ describe('idle expiry', () => {
     expect(used).toMatch(/was rolled back at .* because it was idle too long \(idle since .*; the limit is 300 ms/);
     expect(used).toMatch(/begin a new transaction/);
     expect(await fails(s, 'pg_tx', { action: 'commit', tx })).toMatch(/tx_expired/);
-    expect(await fails(s, 'test_write', { tx, sql: 'select 1' })).toMatch(/tx_expired/);
+    expect(await fails(s, 'pg_execute', { tx, sql: "insert into items values (51, 'x')" })).toMatch(/tx_expired/);
     expect((await ok(s, 'pg_tx', { action: 'list' })).text).toMatch(/No open transactions/);
     expect(await count(s, 'id = 50')).toBe(0);
     // Another session still learns nothing about it.
@@ -623,7 +599,7 @@ describe('shutdown', () => {
     const s = await openSession(app);
     const tx = await begin(s);
     const pid = await pidOf(s, tx);
-    await ok(s, 'test_write', { tx, sql: "insert into items values (70, 'never')" });
+    await ok(s, 'pg_execute', { tx, sql: "insert into items values (70, 'never')" });
     await app.close();
     expect(await backendGone(pid)).toBe(true);
     expect(await idleInTransaction()).toBe(0);
