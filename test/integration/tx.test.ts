@@ -478,8 +478,8 @@ describe('idle expiry', () => {
 
   it('each call restarts the idle clock', async () => {
     const tx = await begin(s);
-    for (let i = 0; i < 5; i++) {
-      await sleep(150);
+    for (let i = 0; i < 6; i++) {
+      await sleep(100);
       await rows(s, 'select 1', tx);
     }
     await ok(s, 'pg_tx', { action: 'commit', tx });
