@@ -27,8 +27,13 @@ function instructions(app: App): string {
   ].join(' ');
 }
 
+/** The audit fingerprint of a call's SQL: of `sql`, or of each of `statements` joined with `+`. */
 function fingerprintArgs(args: Record<string, unknown>): string | undefined {
-  return typeof args.sql === 'string' ? fingerprintStatement(args.sql) : undefined;
+  if (typeof args.sql === 'string') return fingerprintStatement(args.sql);
+  if (Array.isArray(args.statements)) {
+    return args.statements.map((s) => (typeof s === 'string' ? fingerprintStatement(s) : '?')).join('+');
+  }
+  return undefined;
 }
 
 /** JSON Schema validation (used by the SDK only for elicitation answers) built on first use, not at start-up. */

@@ -9,7 +9,8 @@
  *   that is always rolled back to.
  * A pooled connection goes back to the pool only when it is known to be clean: outside any transaction, and no code
  * ran whose effects on the session cannot be checked (DO, CALL) and no temporary object was made; otherwise it is
- * destroyed. Nothing is RESET on it: the write guard refuses statements that change session state.
+ * destroyed. What functions or triggers may have left in the session (settings, advisory locks, prepared statements)
+ * is cleared in the same round trip (SESSION_CLEANUP).
  */
 import pg from 'pg';
 import type { Config } from '../config/settings.js';
@@ -88,6 +89,14 @@ export class WriteFailure extends Error {
 
 const DRY_RUN_SAVEPOINT = 'pgmcp_dry_run';
 
+/**
+ * What a pooled connection could carry out of a call that COMMIT or ROLLBACK does not end: session settings, session
+ * advisory locks and prepared statements made by functions or triggers the statements ran. Cleared in the same round
+ * trip (settings given at connection start are what RESET ALL goes back to).
+ */
+const SESSION_CLEANUP = ['RESET ALL', 'SELECT pg_catalog.pg_advisory_unlock_all()', 'DEALLOCATE ALL'];
+const cleanupSteps = () => SESSION_CLEANUP.map(control);
+
 function control(text: string): FlightStep {
   return { kind: 'control', text };
 }
@@ -101,13 +110,14 @@ function stepsFor(job: WriteJob): { steps: FlightStep[]; after: FlightStep[] } {
   }));
   switch (job.frame) {
     case 'atomic':
-      return { steps: [control('BEGIN'), ...statements, control('COMMIT')], after: [] };
+      return { steps: [control('BEGIN'), ...statements, control('COMMIT'), ...cleanupSteps()], after: [] };
     case 'alone':
+      return { steps: [...statements, ...cleanupSteps()], after: [] };
     case 'in_tx':
       return { steps: statements, after: [] };
     // Dry runs roll back after the type names of returned rows are looked up (types made by the run still exist).
     case 'dry_run':
-      return { steps: [control('BEGIN'), ...statements], after: [control('ROLLBACK')] };
+      return { steps: [control('BEGIN'), ...statements], after: [control('ROLLBACK'), ...cleanupSteps()] };
     case 'dry_run_in_tx':
       return {
         steps: [control(`SAVEPOINT ${DRY_RUN_SAVEPOINT}`), ...statements],
@@ -124,12 +134,15 @@ function recoveryFor(frame: WriteFrame): string | undefined {
   switch (frame) {
     case 'atomic':
     case 'dry_run':
-      return 'ROLLBACK';
+      return ['ROLLBACK', ...SESSION_CLEANUP].join('; ');
+    case 'alone':
+      // The statement's implicit transaction ended with it.
+      return SESSION_CLEANUP.join('; ');
     case 'dry_run_in_tx':
       return `ROLLBACK TO SAVEPOINT ${DRY_RUN_SAVEPOINT}; RELEASE SAVEPOINT ${DRY_RUN_SAVEPOINT}`;
     default:
-      // `alone`: the statement's implicit transaction ended with it. `in_tx`: the pg_tx transaction is aborted;
-      // the registry marks it so and tells the caller what to do.
+      // `in_tx`: the pg_tx transaction is aborted; the registry marks it so and tells the caller what to do. Its
+      // connection is closed when the transaction ends.
       return undefined;
   }
 }

@@ -631,6 +631,42 @@ describe('pg_execute: connections go back to the pool clean', () => {
   });
 });
 
+describe('pg_execute: what triggers leave in the session is cleared', () => {
+  it('resets session settings, advisory locks and prepared statements a trigger made, after success and failure', async () => {
+    await writer.call('pg_execute', {
+      statements: [
+        'create table trig_t (a int)',
+        `create function trig_f() returns trigger language plpgsql as $$
+           begin
+             perform set_config('work_mem', '1234kB', false);
+             perform pg_advisory_lock(4242);
+             execute 'prepare trig_leftover as select 1';
+             return new;
+           end $$`,
+        'create trigger trig_t_ins before insert on trig_t for each row execute function trig_f()',
+      ],
+    });
+    const ok = await writer.call('pg_execute', { sql: 'insert into trig_t values (1)' });
+    expect(ok.isError).toBeFalsy();
+    const failed = await writer.call('pg_execute', {
+      statements: ['insert into trig_t values (2)', 'insert into trig_t values (1 / 0)'],
+    });
+    expect(failed.isError).toBe(true);
+    const pool = writer.app.pools.get(db.database);
+    const clients = await Promise.all(Array.from({ length: Math.max(1, pool.idleCount) }, () => pool.connect()));
+    try {
+      for (const c of clients) {
+        const s = await c.query(`select current_setting('work_mem') as work_mem,
+            (select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid())::int as locks,
+            (select count(*) from pg_prepared_statements)::int as prepared`);
+        expect(s.rows[0]).toEqual({ work_mem: '4MB', locks: 0, prepared: 0 });
+      }
+    } finally {
+      for (const c of clients) c.release();
+    }
+  });
+});
+
 describe('pg_execute: inside a pg_tx transaction (tx)', () => {
   const begin = async (s: InProcess) => {
     const r = await s.call('pg_tx', { action: 'begin' });

@@ -210,6 +210,8 @@ describe('arguments', () => {
   });
 
   it('answers an unknown tool with a protocol error listing the tools', async () => {
-    await expect(mcp.client.callTool({ name: 'pg_nope', arguments: {} })).rejects.toThrow(/unknown tool pg_nope.*pg_query/);
+    await expect(mcp.client.callTool({ name: 'pg_nope', arguments: {} })).rejects.toThrow(
+      /unknown tool pg_nope.*pg_query/,
+    );
   });
 });
