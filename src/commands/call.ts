@@ -48,6 +48,11 @@ export async function callCommand(
     } else {
       process.stdout.write(`${text}\n`);
     }
+    // A token cannot outlive this process: nothing ran, and the way to confirm from a shell is --yes.
+    if ((result.structuredContent as { status?: unknown } | undefined)?.status === 'confirmation_required') {
+      process.stderr.write('pgmcp: nothing ran: this needs confirmation; run the same command with --yes to confirm\n');
+      return 1;
+    }
     return result.isError ? 1 : 0;
   } finally {
     await close();

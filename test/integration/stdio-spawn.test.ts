@@ -152,3 +152,32 @@ describe('release binaries', () => {
     }
   });
 });
+
+describe('`call` and destructive actions', () => {
+  it('without a terminal nothing runs and it says how to confirm; --yes confirms', async () => {
+    const writeEnv = { ...env, PGMCP_ACCESS: 'write' };
+    await run(BINARY, ['call', 'pg_execute', '{"sql":"create table cli_victim (a int)"}'], { env: writeEnv });
+    const refused = await run(BINARY, ['call', 'pg_execute', '{"sql":"drop table cli_victim"}'], {
+      env: writeEnv,
+    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    expect(refused).toMatchObject({ code: 1 });
+    expect((refused as { stderr: string }).stderr).toContain('--yes');
+    const still = await run(
+      BINARY,
+      ['call', 'pg_query', '{"sql":"select to_regclass($1) is not null as here","params":["cli_victim"]}'],
+      {
+        env,
+      },
+    );
+    expect(still.stdout).toContain('| true |');
+    await run(BINARY, ['call', 'pg_execute', '{"sql":"drop table cli_victim"}', '--yes'], { env: writeEnv });
+    const gone = await run(
+      BINARY,
+      ['call', 'pg_query', '{"sql":"select to_regclass($1) is not null as here","params":["cli_victim"]}'],
+      {
+        env,
+      },
+    );
+    expect(gone.stdout).toContain('| false |');
+  });
+});
