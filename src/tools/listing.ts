@@ -3,6 +3,43 @@ import { z } from 'zod';
 import { type AnyZodObject, annotationsFor, type ToolDefinition } from './define.js';
 
 const listings = new WeakMap<ToolDefinition, Tool>();
+
+/**
+ * How many levels of nested objects the declared output schema spells out: the top-level fields of every result are
+ * typed; objects inside them are declared as plain objects (their descriptions stay). An SDK client compiles the
+ * declared schemas when it lists the tools (and checks every result against them): spelled out in full, pgmcp's
+ * schemas cost it about 170 ms per connection; to this depth about 35 ms (measured with the SDK's AJV validator).
+ * The zod schema stays the whole truth: results are built against it and the tests check them against it.
+ */
+export const OUTPUT_SCHEMA_DEPTH = 1;
+
+type JsonSchema = Record<string, unknown>;
+
+/** `schema` with objects nested `depth` or more levels down reduced to `{ type: 'object', description }`. */
+export function limitDepth(schema: JsonSchema, depth: number): JsonSchema {
+  const out: JsonSchema = { ...schema };
+  if (out.properties && typeof out.properties === 'object') {
+    if (depth <= 0) {
+      delete out.properties;
+      delete out.required;
+      delete out.additionalProperties;
+    } else {
+      out.properties = Object.fromEntries(
+        Object.entries(out.properties as Record<string, JsonSchema>).map(([k, v]) => [k, limitDepth(v, depth - 1)]),
+      );
+    }
+  }
+  if (out.items && typeof out.items === 'object' && !Array.isArray(out.items)) {
+    out.items = limitDepth(out.items as JsonSchema, depth);
+  }
+  if (out.additionalProperties && typeof out.additionalProperties === 'object') {
+    out.additionalProperties = limitDepth(out.additionalProperties as JsonSchema, depth - 1);
+  }
+  for (const k of ['anyOf', 'oneOf', 'allOf'] as const) {
+    if (Array.isArray(out[k])) out[k] = (out[k] as JsonSchema[]).map((v) => limitDepth(v, depth));
+  }
+  return out;
+}
 const strictInputs = new WeakMap<ToolDefinition, AnyZodObject>();
 
 function jsonSchema(schema: AnyZodObject, io: 'input' | 'output'): Tool['inputSchema'] {
@@ -11,8 +48,8 @@ function jsonSchema(schema: AnyZodObject, io: 'input' | 'output'): Tool['inputSc
 }
 
 /**
- * A tool as tools/list shows it: JSON schemas of its input (unknown arguments refused) and output, and the
- * annotations derived from the definition. Worked out once per definition.
+ * A tool as tools/list shows it: JSON schemas of its input (unknown arguments refused) and output (to
+ * OUTPUT_SCHEMA_DEPTH), and the annotations derived from the definition. Worked out once per definition.
  */
 export function toolListing(def: ToolDefinition): Tool {
   let listing = listings.get(def);
@@ -22,7 +59,7 @@ export function toolListing(def: ToolDefinition): Tool {
       title: def.title,
       description: def.description,
       inputSchema: jsonSchema(strictInput(def), 'input'),
-      outputSchema: jsonSchema(def.output, 'output'),
+      outputSchema: limitDepth(jsonSchema(def.output, 'output'), OUTPUT_SCHEMA_DEPTH) as Tool['outputSchema'],
       annotations: annotationsFor(def),
     };
     listings.set(def, listing);

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { limitDepth } from '../../src/tools/listing.js';
+
+describe('limitDepth', () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      count: { type: 'integer' },
+      table: {
+        type: 'object',
+        description: 'the table',
+        properties: { name: { type: 'string' } },
+        required: ['name'],
+        additionalProperties: false,
+      },
+      rows: { type: 'array', items: { type: 'object', properties: { a: { type: 'number' } }, required: ['a'] } },
+      either: { anyOf: [{ type: 'null' }, { type: 'object', properties: { x: { type: 'string' } } }] },
+    },
+    required: ['count', 'table'],
+    additionalProperties: false,
+  };
+
+  it('keeps the top-level fields typed and declares deeper objects as plain objects with their descriptions', () => {
+    expect(limitDepth(schema, 1)).toEqual({
+      type: 'object',
+      properties: {
+        count: { type: 'integer' },
+        table: { type: 'object', description: 'the table' },
+        rows: { type: 'array', items: { type: 'object' } },
+        either: { anyOf: [{ type: 'null' }, { type: 'object' }] },
+      },
+      required: ['count', 'table'],
+      additionalProperties: false,
+    });
+  });
+
+  it('leaves a schema within the depth as it is', () => {
+    expect(limitDepth(schema, 5)).toEqual(schema);
+  });
+});
