@@ -2,11 +2,14 @@ import { Command, Option } from 'commander';
 import { type Started, start } from './bootstrap.js';
 import { callCommand, UsageError } from './commands/call.js';
 import { doctorCommand } from './commands/doctor.js';
+import { serveHttp } from './commands/serve-http.js';
 import { serveStdio } from './commands/serve-stdio.js';
 import { toolsCommand } from './commands/tools.js';
 import { ConfigError } from './config/resolve.js';
 import { SETTINGS } from './config/settings.js';
+import { tokenCommand } from './http/auth.js';
 import { tuneRuntime } from './runtime-flags.js';
+import { ACCESS_LEVELS, type AccessLevel } from './tools/define.js';
 import { VERSION } from './version.js';
 
 const FLAG_SETTINGS = SETTINGS.filter((s) => s.flag);
@@ -74,19 +77,16 @@ export function buildProgram(): Command {
 
   program
     .command('serve', { isDefault: true })
-    .description('run the MCP server (stdio by default)')
+    .description('run the MCP server: stdio by default, or the HTTP gateway (--transport http)')
     .action(async (_o, cmd: Command) => {
       await withStarted(
         cmd,
         async (started) => {
-          if (started.app.config.transport !== 'stdio') {
-            await started.shutdown();
-            throw new UsageError(`transport ${started.app.config.transport} is not available`);
-          }
           if (!started.app.config.confirm) {
             started.log.warn('confirmation of destructive actions is OFF (PGMCP_CONFIRM=false): they run when called');
           }
-          await serveStdio(started);
+          if (started.app.config.transport === 'http') await serveHttp(started);
+          else await serveStdio(started);
         },
         false,
       );
@@ -120,6 +120,26 @@ export function buildProgram(): Command {
         await started.shutdown();
       });
       process.exit(0);
+    });
+
+  program
+    .command('token')
+    .description(
+      'make a bearer token for the HTTP gateway: prints the secret once and the tokens-file entry (its SHA-256 only)',
+    )
+    .argument('<name>', 'token name, used as the identity in audit lines')
+    .addOption(new Option('--scope <scope>', 'what the token may do').choices(ACCESS_LEVELS).default('read'))
+    .option('--databases <list>', 'only these databases (comma list)')
+    .action((name: string, o: { scope: AccessLevel; databases?: string }) => {
+      const dbs = (o.databases ?? '')
+        .split(',')
+        .map((d) => d.trim())
+        .filter(Boolean);
+      try {
+        process.stdout.write(tokenCommand(name, o.scope, dbs));
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
     });
 
   program

@@ -12,14 +12,13 @@ import type { App } from './app.js';
 import { fingerprintStatement } from './sql/fingerprint.js';
 import { initParser } from './sql/parser.js';
 import type { Caller, ToolContext } from './tools/context.js';
-import type { ToolDefinition } from './tools/define.js';
-import { dispatchTool } from './tools/dispatch.js';
+import { type AccessLevel, accessAllows, requiredAccess, type ToolDefinition } from './tools/define.js';
+import { dispatchTool, effectiveAccess } from './tools/dispatch.js';
 import { parseArguments, toolListing } from './tools/listing.js';
 import { toolsFor } from './tools/registry.js';
 import { VERSION } from './version.js';
 
-function instructions(app: App): string {
-  const { access } = app.config;
+function instructions(access: AccessLevel): string {
   return [
     `pgmcp gives access to PostgreSQL at access level "${access}".`,
     'Use pg_schema to find tables and columns before writing SQL, and pg_query for read-only SELECTs (paged, with $1 parameters).',
@@ -28,7 +27,7 @@ function instructions(app: App): string {
 }
 
 /** The audit fingerprint of a call's SQL: of `sql`, or of each of `statements` joined with `+`. */
-function fingerprintArgs(args: Record<string, unknown>): string | undefined {
+export function fingerprintArgs(args: Record<string, unknown>): string | undefined {
   if (typeof args.sql === 'string') return fingerprintStatement(args.sql);
   if (Array.isArray(args.statements)) {
     return args.statements.map((s) => (typeof s === 'string' ? fingerprintStatement(s) : '?')).join('+');
@@ -57,12 +56,15 @@ export function createMcpServer(
   caller: Caller,
   definitions: readonly ToolDefinition[] = toolsFor(app.config, app.components),
 ): Server {
+  // tools/list shows what this caller's scope allows; a call naming another tool is refused by the dispatcher.
+  const granted = effectiveAccess(app.config.access, caller);
   const server = new Server(
     { name: 'pgmcp', version: VERSION },
-    { capabilities: { tools: {} }, instructions: instructions(app), jsonSchemaValidator: lazyValidator() },
+    { capabilities: { tools: {} }, instructions: instructions(granted), jsonSchemaValidator: lazyValidator() },
   );
   const tools = new Map<string, ToolDefinition>(definitions.map((d) => [d.name, d]));
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...tools.values()].map(toolListing) }));
+  const visible = definitions.filter((d) => accessAllows(granted, requiredAccess(d)));
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: visible.map(toolListing) }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const def = tools.get(request.params.name);
     if (!def) {

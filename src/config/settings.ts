@@ -21,6 +21,8 @@ export interface Setting {
   description: string;
 }
 
+export const TRANSPORTS = ['stdio', 'http'] as const;
+
 const duration = (key: string, env: string, def: number, description: string, flag?: string): Setting => ({
   key,
   env,
@@ -209,10 +211,107 @@ export const SETTINGS: readonly Setting[] = [
     env: 'PGMCP_TRANSPORT',
     flag: '--transport',
     type: 'enum',
-    values: ['stdio'],
+    values: TRANSPORTS,
     default: 'stdio',
-    description: 'MCP transport (stdio; the HTTP gateway is not in this build yet)',
+    description:
+      'MCP transport: stdio (one client) or http (the gateway: Streamable HTTP at /mcp, /health, /metrics, /tools/NAME)',
   },
+  // HTTP gateway
+  {
+    key: 'http.host',
+    env: 'PGMCP_HTTP_HOST',
+    flag: '--host',
+    type: 'string',
+    default: '127.0.0.1',
+    description:
+      'Address the HTTP gateway binds to; anything but loopback needs a tokens file (or --allow-unauthenticated)',
+  },
+  {
+    key: 'http.port',
+    env: 'PGMCP_HTTP_PORT',
+    flag: '--port',
+    type: 'int',
+    min: 0,
+    max: 65535,
+    default: 3000,
+    description: 'Port of the HTTP gateway (0: any free port, logged at start)',
+  },
+  {
+    key: 'http.allowedHosts',
+    env: 'PGMCP_HTTP_ALLOWED_HOSTS',
+    type: 'list',
+    default: [],
+    description:
+      'Host header names accepted besides localhost/127.0.0.1/[::1] (always accepted on a loopback bind), e.g. the tailnet name; others get 403',
+  },
+  {
+    key: 'http.allowedOrigins',
+    env: 'PGMCP_HTTP_ALLOWED_ORIGINS',
+    type: 'list',
+    default: [],
+    description:
+      'Browser Origins accepted (e.g. https://app.example.com) besides loopback origins on a loopback bind; requests without Origin are not browsers and pass',
+  },
+  {
+    key: 'http.tokensFile',
+    env: 'PGMCP_HTTP_TOKENS_FILE',
+    flag: '--tokens-file',
+    type: 'string',
+    description:
+      'YAML or JSON file of bearer tokens (name, sha256 of the secret, scope, databases) and identity mappings; when set every request needs a token or a trusted identity',
+  },
+  {
+    key: 'http.trustIdentityHeaders',
+    env: 'PGMCP_HTTP_TRUST_IDENTITY_HEADERS',
+    type: 'bool',
+    default: false,
+    description:
+      'Take the identity header (set by a proxy such as `tailscale serve`) as the caller, only from a loopback peer',
+  },
+  {
+    key: 'http.identityHeader',
+    env: 'PGMCP_HTTP_IDENTITY_HEADER',
+    type: 'string',
+    default: 'Tailscale-User-Login',
+    description: 'The identity header trusted when http.trustIdentityHeaders is on',
+  },
+  {
+    key: 'http.allowUnauthenticated',
+    env: 'PGMCP_HTTP_ALLOW_UNAUTHENTICATED',
+    flag: '--allow-unauthenticated',
+    type: 'bool',
+    default: false,
+    description:
+      'Start on a non-loopback address without a tokens file (anyone who reaches the port gets the access level)',
+  },
+  {
+    key: 'http.bodyLimit',
+    env: 'PGMCP_HTTP_BODY_LIMIT',
+    type: 'int',
+    min: 1024,
+    default: 1048576,
+    description: 'Largest request body in bytes (larger: 413)',
+  },
+  duration(
+    'http.sessionIdleTimeoutMs',
+    'PGMCP_HTTP_SESSION_IDLE_TIMEOUT',
+    1800000,
+    'An MCP session with no request this long (and no open stream) ends; its transactions are rolled back',
+  ),
+  {
+    key: 'http.maxSessions',
+    env: 'PGMCP_HTTP_MAX_SESSIONS',
+    type: 'int',
+    min: 1,
+    default: 100,
+    description: 'Open MCP sessions at once (a new one beyond: 503)',
+  },
+  duration(
+    'http.requestTimeoutMs',
+    'PGMCP_HTTP_REQUEST_TIMEOUT',
+    120000,
+    'Time to receive a whole request, and the longest a POST /tools/NAME call runs (then 504, the statement cancelled)',
+  ),
   // logging and audit
   {
     key: 'log.level',
@@ -269,7 +368,21 @@ export const ConfigSchema = z.object({
     haproxy: z.string().optional(),
     pgbouncerUrl: z.string().optional(),
   }),
-  transport: z.enum(['stdio']),
+  transport: z.enum(TRANSPORTS),
+  http: z.object({
+    host: z.string(),
+    port: z.number().int(),
+    allowedHosts: z.array(z.string()),
+    allowedOrigins: z.array(z.string()),
+    tokensFile: z.string().optional(),
+    trustIdentityHeaders: z.boolean(),
+    identityHeader: z.string(),
+    allowUnauthenticated: z.boolean(),
+    bodyLimit: z.number().int(),
+    sessionIdleTimeoutMs: z.number().int(),
+    maxSessions: z.number().int(),
+    requestTimeoutMs: z.number().int(),
+  }),
   log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']) }),
   audit: z.object({ file: z.string().optional() }),
 });

@@ -4,6 +4,7 @@ import type { PoolManager } from '../db/pools.js';
 import type { TransactionRegistry } from '../db/transactions.js';
 import type { Logger } from '../log.js';
 import type { ConfirmationTokens } from '../safety/tokens.js';
+import type { AccessLevel } from './define.js';
 
 /** Who is calling: the MCP session and, over HTTP, the authenticated identity. */
 export interface Caller {
@@ -12,6 +13,8 @@ export interface Caller {
   identity: string;
   /** Databases this caller may use; undefined = any. */
   databases?: readonly string[];
+  /** The most this caller may do (an HTTP token's scope); undefined = the server's access level. */
+  access?: AccessLevel;
 }
 
 /** Everything a tool handler may use. */

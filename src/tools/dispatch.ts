@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolContext } from './context.js';
-import { accessAllows, requiredAccess, type ToolDefinition } from './define.js';
+import type { Caller, ToolContext } from './context.js';
+import { type AccessLevel, accessAllows, requiredAccess, type ToolDefinition } from './define.js';
 import { formatToolError, ToolError } from './errors.js';
 
 /** One audit record per call. */
@@ -34,6 +34,17 @@ function auditDetails(args: Record<string, unknown>, data: unknown): Pick<AuditR
   return out;
 }
 
+/** The access level a call runs at: the server's, lowered to the caller's scope (an HTTP token's) when that is less. */
+export function effectiveAccess(server: AccessLevel, caller: Pick<Caller, 'access'>): AccessLevel {
+  return caller.access !== undefined && !accessAllows(caller.access, server) ? caller.access : server;
+}
+
+/** Filled in by dispatchTool when passed: how the call ended and a tool error's code (HTTP maps it to a status). */
+export interface DispatchOutcome {
+  outcome?: AuditRecord['outcome'];
+  code?: string;
+}
+
 /** The structured result with secrets removed; parsed back only when redaction changed something. */
 function redactData(data: Record<string, unknown>, redact: (text: string) => string): Record<string, unknown> {
   const json = JSON.stringify(data);
@@ -42,9 +53,9 @@ function redactData(data: Record<string, unknown>, redact: (text: string) => str
 }
 
 /**
- * Runs a tool: access checked again at call time, expected failures (ToolError) returned as `isError` results with
- * everything PostgreSQL said, secrets redacted from every text, an audit record for every call. Bugs are logged and
- * rethrown.
+ * Runs a tool: access checked again at call time (the server's level, lowered to the caller's scope), expected
+ * failures (ToolError) returned as `isError` results with everything PostgreSQL said, secrets redacted from every
+ * text, an audit record for every call. Bugs are logged and rethrown.
  */
 export async function dispatchTool(
   def: ToolDefinition,
@@ -52,11 +63,13 @@ export async function dispatchTool(
   ctx: ToolContext,
   audit: Auditor,
   fingerprint: (args: Record<string, unknown>) => string | undefined,
+  report?: DispatchOutcome,
 ): Promise<CallToolResult> {
   const started = performance.now();
   const base = { who: ctx.caller.identity, session: ctx.caller.sessionId, tool: def.name };
   const finish = (outcome: AuditRecord['outcome'], extra: Partial<AuditRecord>) => {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
+    if (report) Object.assign(report, { outcome }, extra.code !== undefined ? { code: extra.code } : {});
     audit(() => {
       const fp = fingerprint(args);
       return { ...base, ...extra, ...(fp ? { fingerprint: fp } : {}), durationMs, outcome };
@@ -64,12 +77,17 @@ export async function dispatchTool(
   };
   try {
     const needed = requiredAccess(def);
-    if (!accessAllows(ctx.config.access, needed)) {
-      throw new ToolError(`${def.name} needs access level ${needed}; this server runs at ${ctx.config.access}`, {
-        code: 'access_denied',
-      });
+    const granted = effectiveAccess(ctx.config.access, ctx.caller);
+    if (!accessAllows(granted, needed)) {
+      const why =
+        granted === ctx.config.access
+          ? `this server runs at ${granted}`
+          : `${ctx.caller.identity} has scope ${granted}`;
+      throw new ToolError(`${def.name} needs access level ${needed}; ${why}`, { code: 'access_denied' });
     }
-    const out = await def.handler(args, ctx);
+    // Checks inside a tool (read-write transactions, admin statements) see the caller's level too.
+    const scoped = granted === ctx.config.access ? ctx : { ...ctx, config: { ...ctx.config, access: granted } };
+    const out = await def.handler(args, scoped);
     finish('ok', auditDetails(args, out.data));
     return {
       content: [{ type: 'text', text: ctx.redact(out.text) }],
