@@ -2,12 +2,10 @@ import { Command, Option } from 'commander';
 import { type Started, start } from './bootstrap.js';
 import { callCommand, UsageError } from './commands/call.js';
 import { doctorCommand } from './commands/doctor.js';
-import { serveHttp } from './commands/serve-http.js';
 import { serveStdio } from './commands/serve-stdio.js';
 import { toolsCommand } from './commands/tools.js';
 import { ConfigError } from './config/resolve.js';
 import { SETTINGS } from './config/settings.js';
-import { tokenCommand } from './http/auth.js';
 import { tuneRuntime } from './runtime-flags.js';
 import { ACCESS_LEVELS, type AccessLevel } from './tools/define.js';
 import { VERSION } from './version.js';
@@ -85,8 +83,13 @@ export function buildProgram(): Command {
           if (!started.app.config.confirm) {
             started.log.warn('confirmation of destructive actions is OFF (PGMCP_CONFIRM=false): they run when called');
           }
-          if (started.app.config.transport === 'http') await serveHttp(started);
-          else await serveStdio(started);
+          if (started.app.config.transport === 'http') {
+            // Loaded only here: the stdio server's start-up does not pay for the gateway's modules.
+            const { serveHttp } = await import('./commands/serve-http.js');
+            await serveHttp(started);
+          } else {
+            await serveStdio(started);
+          }
         },
         false,
       );
@@ -130,7 +133,8 @@ export function buildProgram(): Command {
     .argument('<name>', 'token name, used as the identity in audit lines')
     .addOption(new Option('--scope <scope>', 'what the token may do').choices(ACCESS_LEVELS).default('read'))
     .option('--databases <list>', 'only these databases (comma list)')
-    .action((name: string, o: { scope: AccessLevel; databases?: string }) => {
+    .action(async (name: string, o: { scope: AccessLevel; databases?: string }) => {
+      const { tokenCommand } = await import('./http/auth.js');
       const dbs = (o.databases ?? '')
         .split(',')
         .map((d) => d.trim())

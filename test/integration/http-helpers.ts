@@ -1,4 +1,6 @@
 /** Helpers of the HTTP gateway tests: a gateway on a random loopback port, SDK clients, tokens files. */
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -208,5 +210,69 @@ export function raw(
       }
     }
     req.end();
+  });
+}
+
+export interface SpawnedGateway {
+  child: ChildProcess;
+  base: string;
+  url: string;
+  stderr(): string;
+  /** Settles when the process ends: exit code or signal, and milliseconds since `signal()` was called. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; msSinceSignal: number }>;
+  signal(sig: NodeJS.Signals): void;
+}
+
+/**
+ * Spawns `command args… serve --transport http --port 0` and waits for the log line with its URL. Rejects with the
+ * process's stderr when it exits first.
+ */
+export function spawnGateway(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<SpawnedGateway> {
+  const child = spawn(command, [...args, 'serve', '--transport', 'http', '--port', '0'], {
+    env: { PGMCP_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  let signalledAt = 0;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; msSinceSignal: number }>(
+    (resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal, msSinceSignal: performance.now() - signalledAt }));
+    },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no URL logged within ${timeoutMs} ms:\n${err}`));
+    }, timeoutMs);
+    let found = false;
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = found ? null : /"url":"(http:\/\/[^"]+\/mcp)"/.exec(err);
+      if (m?.[1]) {
+        found = true;
+        clearTimeout(timer);
+        const url = m[1];
+        resolve({
+          child,
+          url,
+          base: url.replace(/\/mcp$/, ''),
+          stderr: () => err,
+          exited,
+          signal(sig) {
+            signalledAt = performance.now();
+            child.kill(sig);
+          },
+        });
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${signal ?? code}) before serving:\n${err}`));
+    });
   });
 }

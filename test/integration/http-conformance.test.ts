@@ -1,0 +1,115 @@
+/**
+ * Third-party clients against the compiled binary serving HTTP (`npm run build:all` first): the MCP Inspector CLI
+ * lists and calls tools, and the scenarios of @modelcontextprotocol/conformance that apply to a server with pgmcp's
+ * tools pass. The conformance runner needs Node 22, so it runs under the project's bun.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pgEnv } from '../support/mcp-client.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
+import { connect, removeTempDirs, type SpawnedGateway, spawnGateway, tempDir } from './http-helpers.js';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
+const BUN = path.join(root, 'node_modules/.bin/bun');
+const INSPECTOR = path.join(root, 'node_modules/.bin/mcp-inspector');
+const CONFORMANCE = path.join(root, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
+
+let db: TestDatabase;
+let gw: SpawnedGateway;
+
+beforeAll(async () => {
+  for (const f of [BINARY, BUN, INSPECTOR, CONFORMANCE]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing (npm install; npm run build:all)`);
+  }
+  db = await createTestDatabase(inject('pg'), 'http_conformance');
+  gw = await spawnGateway(BINARY, [], {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    ...pgEnv(db),
+  });
+});
+
+afterAll(async () => {
+  if (gw && gw.child.exitCode === null) {
+    gw.signal('SIGTERM');
+    await gw.exited;
+  }
+  await db?.drop();
+  removeTempDirs();
+});
+
+describe('MCP Inspector CLI over HTTP', () => {
+  const inspector = (...args: string[]) =>
+    run(INSPECTOR, ['--cli', gw.url, '--transport', 'http', ...args], { cwd: root, timeout: 60_000 });
+
+  it('lists the tools', async () => {
+    const { stdout } = await inspector('--method', 'tools/list');
+    const names = (JSON.parse(stdout) as { tools: { name: string }[] }).tools.map((t) => t.name);
+    expect(names).toContain('pg_query');
+    expect(names).toContain('pg_schema');
+  });
+
+  it('calls a tool', async () => {
+    const { stdout } = await inspector(
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'pg_query',
+      '--tool-arg',
+      'sql=select 40 + 2 as answer',
+    );
+    const result = JSON.parse(stdout) as { isError?: boolean; structuredContent: unknown };
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ rows: [{ answer: 42 }] });
+  });
+});
+
+describe('@modelcontextprotocol/conformance server scenarios', () => {
+  async function scenario(name: string): Promise<{ code: number; out: string }> {
+    const cwd = tempDir('pgmcp-conformance-');
+    try {
+      const { stdout, stderr } = await run(BUN, [CONFORMANCE, 'server', '--url', gw.url, '--scenario', name], {
+        cwd,
+        timeout: 90_000,
+      });
+      return { code: 0, out: stdout + stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: e.code ?? 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+    }
+  }
+
+  it.each(['server-initialize', 'ping', 'tools-list', 'server-sse-multiple-streams', 'dns-rebinding-protection'])(
+    '%s passes',
+    async (name) => {
+      const { code, out } = await scenario(name);
+      expect(out, out).toMatch(/Passed: (\d+)\/\1, 0 failed/);
+      expect(code, out).toBe(0);
+    },
+  );
+
+  // tools-call-error calls a tool named `test_error_handling` (from the conformance reference server) and fails on
+  // anything else: pgmcp has no such tool, and an unknown tool is a JSON-RPC error (-32602) by the spec, not an
+  // isError result. Adding a test-only tool to the product to satisfy it would be faking it. The behaviour the
+  // scenario checks — a failing tool answers `isError: true` with a text message — is checked below with pgmcp's
+  // own tool instead.
+  it.skip('tools-call-error: needs the reference tool test_error_handling, which pgmcp does not have', () => {});
+
+  it('what tools-call-error checks, with a pgmcp tool: a failing call is isError with a text message', async () => {
+    const s = await connect(gw.url);
+    try {
+      const r = await s.call('pg_query', { sql: 'select * from no_such_table' });
+      expect(r.isError).toBe(true);
+      expect(r.content[0]).toMatchObject({ type: 'text' });
+      expect(r.text).toMatch(/42P01/);
+      await expect(s.client.callTool({ name: 'test_error_handling', arguments: {} })).rejects.toThrow(/-32602/);
+    } finally {
+      await s.close();
+    }
+  });
+});
