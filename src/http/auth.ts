@@ -91,7 +91,9 @@ export function parseAccessFile(text: string, path: string): AccessFile {
   };
   let raw: unknown;
   try {
-    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    // Every value in the file is a string: YAML's failsafe schema keeps a hash of only digits (or digits and one e)
+    // from being read as a number.
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { schema: 'failsafe' });
   } catch (err) {
     return fail(`valid ${path.endsWith('.json') ? 'JSON' : 'YAML'} (${(err as Error).message})`);
   }

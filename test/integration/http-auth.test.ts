@@ -3,7 +3,9 @@
  * authentication, Host/Origin rules, the caller's effective access level, and `pgmcp token`.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/resolve.js';
 import { Authenticator, hashSecret, parseAccessFile, tokenCommand } from '../../src/http/auth.js';
@@ -42,6 +44,13 @@ describe('tokens file', () => {
     );
     expect(json.tokens[0]?.name).toBe('x');
     expect(parseAccessFile('', 'empty.yaml')).toEqual({ tokens: [], identities: [] });
+  });
+
+  it('the example in deploy/ parses', () => {
+    const file = path.resolve(import.meta.dirname, '../../deploy/tokens.example.yaml');
+    const parsed = parseAccessFile(readFileSync(file, 'utf8'), file);
+    expect(parsed.tokens.map((t) => t.name)).toEqual(['laptop-alice', 'ci-migrations']);
+    expect(parsed.identities.map((i) => i.login)).toEqual(['alice@example.com', '*']);
   });
 
   it('refuses what it does not understand, naming the problem', () => {

@@ -454,6 +454,7 @@ describe('session expiry and the session cap', () => {
       PGMCP_ACCESS: 'write',
       PGMCP_HTTP_SESSION_IDLE_TIMEOUT: '400ms',
       PGMCP_HTTP_MAX_SESSIONS: '2',
+      PGMCP_HTTP_REQUEST_TIMEOUT: '1s',
     });
   });
 
@@ -494,5 +495,21 @@ describe('session expiry and the session cap', () => {
     const c = await connect(small.url);
     open.push(c);
     await until(() => small.audit().some((r) => r.who === 'anonymous'));
+  });
+
+  it('a POST /tools call running past the request timeout answers 504 and its statement is cancelled', async () => {
+    const started = performance.now();
+    const r = await raw(`${small.base}/tools/pg_query`, {
+      method: 'POST',
+      body: JSON.stringify({ sql: "select pg_sleep(20), 'http-timeout-probe' as probe" }),
+    });
+    expect(r.status).toBe(504);
+    expect(performance.now() - started).toBeLessThan(5000);
+    await until(async () => {
+      const running = await verify.query(
+        "select count(*)::int as n from pg_stat_activity where query like '%http-timeout-probe%' and pid <> pg_backend_pid() and state = 'active'",
+      );
+      return running.rows[0]?.n === 0;
+    });
   });
 });
