@@ -1,6 +1,7 @@
 import type { Config } from '../config/settings.js';
 import { accessAllows, requiredAccess, type ToolDefinition } from './define.js';
 import { pgExecute } from './execute.js';
+import { pgPerf } from './perf.js';
 import { pgQuery } from './query.js';
 import { pgSchema } from './schema.js';
 import { pgTx } from './tx.js';
@@ -11,6 +12,7 @@ export const ALL_TOOLS: readonly ToolDefinition[] = [
   pgSchema as unknown as ToolDefinition,
   pgTx as unknown as ToolDefinition,
   pgExecute as unknown as ToolDefinition,
+  pgPerf as unknown as ToolDefinition,
 ];
 
 /** Components that are configured or were detected; a tool needing one that is absent is not registered. */
