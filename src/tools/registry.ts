@@ -1,4 +1,5 @@
 import type { Config } from '../config/settings.js';
+import { pgAdmin } from './admin.js';
 import { accessAllows, requiredAccess, type ToolDefinition } from './define.js';
 import { pgExecute } from './execute.js';
 import { pgPerf } from './perf.js';
@@ -13,6 +14,7 @@ export const ALL_TOOLS: readonly ToolDefinition[] = [
   pgTx as unknown as ToolDefinition,
   pgExecute as unknown as ToolDefinition,
   pgPerf as unknown as ToolDefinition,
+  pgAdmin as unknown as ToolDefinition,
 ];
 
 /** Components that are configured or were detected; a tool needing one that is absent is not registered. */

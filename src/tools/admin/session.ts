@@ -1,0 +1,187 @@
+/**
+ * The connection pg_admin's work runs on: a dedicated connection of the admin login (never a pooled one, so nothing a
+ * statement leaves in the session outlives the call), with pgmcp's connection settings; long maintenance runs without
+ * the statement timeout (the lock timeout stays). Aborting the call cancels the running statement on the server.
+ */
+import pg from 'pg';
+import { connectionFailure } from '../../db/connect-error.js';
+import type { ToolContext } from '../context.js';
+import { fromPgError, isPgServerError, ToolError } from '../errors.js';
+import type { Step } from './output.js';
+
+/** What a NOTICE/INFO/WARNING message carries (node-postgres' notice event). */
+interface NoticeLike {
+  severity?: string;
+  message?: string;
+  detail?: string;
+}
+
+/** Messages kept per step, and their total length. */
+const MAX_MESSAGES = 200;
+const MAX_MESSAGE_CHARS = 32_000;
+
+export interface RunOptions {
+  params?: unknown[];
+  /** What the plan and the steps show instead of `sql` (a password masked); never the real text then. */
+  shown?: string;
+  /** The step's result from the query result (default: the command tag). */
+  result?: (r: pg.QueryResult) => string | undefined;
+}
+
+/** A statement failed; what ran before it is in `steps`. */
+export class StepFailure extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly shown: string,
+  ) {
+    super(error instanceof Error ? error.message : String(error));
+    this.name = 'StepFailure';
+  }
+}
+
+export class AdminSession {
+  readonly steps: Step[] = [];
+  #current: string[] | undefined;
+  #chars = 0;
+  #closed = false;
+
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly ctx: ToolContext,
+    readonly database: string,
+    /** The backend process id of this connection. */
+    readonly pid: number,
+  ) {}
+
+  /**
+   * Opens the connection. `unlimited` lifts the statement timeout (maintenance, creating a database); `waitForLocks`
+   * lifts the lock timeout too, for work whose lock blocks no reads or writes while it waits (plain VACUUM, ANALYZE,
+   * REINDEX CONCURRENTLY, which would otherwise fail halfway and leave an invalid index behind).
+   */
+  static async open(
+    ctx: ToolContext,
+    database: string,
+    opts: { unlimited?: boolean; waitForLocks?: boolean } = {},
+  ): Promise<AdminSession> {
+    if (ctx.signal.aborted) throw cancelled();
+    const options = ctx.pools.clientOptions(database, 'admin');
+    if (opts.unlimited) options.statement_timeout = 0;
+    if (opts.waitForLocks) options.lock_timeout = 0;
+    const client = new pg.Client(options);
+    // A connection lost while idle must not crash the process.
+    client.on('error', (err) => ctx.log.warn({ database, err: err.message }, 'pg_admin connection error'));
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw connectionFailure(err, database);
+    }
+    const pid = (client as unknown as { processID?: number }).processID ?? 0;
+    const session = new AdminSession(client, ctx, database, pid);
+    client.on('notice', (n: NoticeLike) => session.#notice(n));
+    return session;
+  }
+
+  #notice(n: NoticeLike): void {
+    const list = this.#current;
+    if (!list) return;
+    const text = `${n.severity ?? 'NOTICE'}: ${n.message ?? ''}${n.detail ? ` (${n.detail.replace(/\n/g, '; ')})` : ''}`;
+    if (list.length >= MAX_MESSAGES || this.#chars + text.length > MAX_MESSAGE_CHARS) {
+      if (list.at(-1) !== '…') list.push('…');
+      return;
+    }
+    this.#chars += text.length;
+    list.push(text);
+  }
+
+  /** Runs one statement as a step (timed, messages kept); a failure is a StepFailure. */
+  async run(sql: string, opts: RunOptions = {}): Promise<pg.QueryResult> {
+    if (this.ctx.signal.aborted) throw cancelled();
+    const shown = opts.shown ?? sql;
+    const messages: string[] = [];
+    this.#current = messages;
+    const started = performance.now();
+    const cancel = () => void this.cancel();
+    this.ctx.signal.addEventListener('abort', cancel, { once: true });
+    try {
+      const r = await this.client.query(sql, opts.params ?? []);
+      const step: Step = { sql: shown, durationMs: ms(started) };
+      const result = opts.result ? opts.result(r) : r.command ? tagOf(r) : undefined;
+      if (result !== undefined) step.result = result;
+      if (messages.length) step.messages = messages;
+      this.steps.push(step);
+      return r;
+    } catch (err) {
+      const step: Step = { sql: shown, durationMs: ms(started), result: 'failed' };
+      if (messages.length) step.messages = messages;
+      this.steps.push(step);
+      if (this.ctx.signal.aborted) throw cancelled();
+      throw new StepFailure(err, shown);
+    } finally {
+      this.ctx.signal.removeEventListener('abort', cancel);
+      this.#current = undefined;
+    }
+  }
+
+  /** A query that is not a step (checks before and after); errors become ToolErrors. */
+  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    try {
+      return (await this.client.query(sql, params)).rows as T[];
+    } catch (err) {
+      throw isPgServerError(err) ? fromPgError(err) : connectionFailure(err, this.database);
+    }
+  }
+
+  /** Cancels what this connection runs, from a pooled connection of the same login. */
+  async cancel(): Promise<void> {
+    try {
+      await this.ctx.pools.get(this.database, 'admin').query('select pg_catalog.pg_cancel_backend($1)', [this.pid]);
+    } catch (err) {
+      this.ctx.log.warn({ pid: this.pid, err: String(err) }, 'pg_admin: could not cancel');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+function tagOf(r: pg.QueryResult): string {
+  return r.rowCount !== null && /^(INSERT|UPDATE|DELETE|SELECT|MOVE|FETCH|COPY|MERGE)$/.test(r.command)
+    ? `${r.command} ${r.rowCount}`
+    : r.command;
+}
+
+export function ms(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}
+
+export function cancelled(): ToolError {
+  return new ToolError('the call was cancelled: the running statement was cancelled on the server', {
+    code: 'cancelled',
+  });
+}
+
+/** The ToolError for a failed step: everything PostgreSQL said, which step, and what ran before it. */
+export function stepError(failure: StepFailure, steps: readonly Step[], database: string, hint?: string): ToolError {
+  const err = failure.error;
+  const done = steps.filter((s) => s.result !== 'failed');
+  const before = done.length
+    ? `before it, these ran and stay done: ${done.map((s) => s.sql).join('; ')}`
+    : 'nothing ran before it';
+  const hints = [hint, before].filter((h): h is string => !!h).join('; ');
+  if (err instanceof ToolError) return err;
+  if (isPgServerError(err)) {
+    // The statement is attached (for the caret) only when it is the real text, never a masked one.
+    const e = fromPgError(err);
+    const message = `${failure.shown}: ${e.message}`;
+    return new ToolError(message, { ...e.info, pg: { ...(e.info.pg ?? { message }), message }, hint: hints });
+  }
+  const c = connectionFailure(err, database);
+  return new ToolError(`${failure.shown}: ${c.message}`, {
+    ...c.info,
+    hint: `the connection failed while it ran: check what happened before trying again; ${hints}`,
+  });
+}
