@@ -2,6 +2,7 @@ import type { Config } from '../config/settings.js';
 import { pgAdmin } from './admin.js';
 import { accessAllows, requiredAccess, type ToolDefinition } from './define.js';
 import { pgExecute } from './execute.js';
+import { pgMonitor } from './monitor.js';
 import { pgPerf } from './perf.js';
 import { pgQuery } from './query.js';
 import { pgSchema } from './schema.js';
@@ -13,6 +14,7 @@ export const ALL_TOOLS: readonly ToolDefinition[] = [
   pgSchema as unknown as ToolDefinition,
   pgTx as unknown as ToolDefinition,
   pgExecute as unknown as ToolDefinition,
+  pgMonitor as unknown as ToolDefinition,
   pgPerf as unknown as ToolDefinition,
   pgAdmin as unknown as ToolDefinition,
 ];
