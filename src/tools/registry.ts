@@ -1,5 +1,9 @@
 import type { Config } from '../config/settings.js';
 import { pgAdmin } from './admin.js';
+import { pgHaproxy } from './cluster/haproxy.js';
+import { pgCluster } from './cluster/overview.js';
+import { pgPatroni } from './cluster/patroni.js';
+import { pgPgbouncer } from './cluster/pgbouncer.js';
 import { accessAllows, requiredAccess, type ToolDefinition } from './define.js';
 import { pgExecute } from './execute.js';
 import { pgMonitor } from './monitor.js';
@@ -17,6 +21,10 @@ export const ALL_TOOLS: readonly ToolDefinition[] = [
   pgMonitor as unknown as ToolDefinition,
   pgPerf as unknown as ToolDefinition,
   pgAdmin as unknown as ToolDefinition,
+  pgCluster as unknown as ToolDefinition,
+  pgPatroni as unknown as ToolDefinition,
+  pgHaproxy as unknown as ToolDefinition,
+  pgPgbouncer as unknown as ToolDefinition,
 ];
 
 /** Components that are configured or were detected; a tool needing one that is absent is not registered. */

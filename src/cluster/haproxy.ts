@@ -1,0 +1,171 @@
+/**
+ * HAProxy statistics, from the HTTP stats page (`;csv`) or the runtime-API socket (`show stat`, `show info`); both
+ * give the same CSV, parsed into the same shape.
+ */
+import net from 'node:net';
+
+export interface HaproxyRow {
+  proxy: string;
+  /** FRONTEND, BACKEND or the server name. */
+  name: string;
+  type: 'frontend' | 'backend' | 'server' | 'listener';
+  /** OPEN, UP, DOWN, MAINT, DRAIN, NOLB, "UP 1/2" … */
+  status: string;
+  weight: number | null;
+  currentSessions: number | null;
+  maxSessions: number | null;
+  sessionLimit: number | null;
+  totalSessions: number | null;
+  checkStatus: string | null;
+  checkCode: number | null;
+  checkFailures: number | null;
+  downTransitions: number | null;
+  /** Seconds since the last status change. */
+  lastChangeSeconds: number | null;
+  /** Total seconds spent down. */
+  downtimeSeconds: number | null;
+  address: string | null;
+  activeServers: number | null;
+  backupServers: number | null;
+  checkDescription: string | null;
+}
+
+const TYPES = ['frontend', 'backend', 'server', 'listener'] as const;
+
+function splitCsvLine(line: string): string[] {
+  // HAProxy quotes nothing it emits in these columns except free text, which never holds commas in practice;
+  // handle double quotes anyway.
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** Parses `show stat` / `;csv` output. */
+export function parseStatCsv(csv: string): HaproxyRow[] {
+  const lines = csv.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const headerLine = lines.find((l) => l.startsWith('#'));
+  if (!headerLine) throw new Error('not HAProxy stats CSV (no "# pxname,svname,…" header)');
+  const header = splitCsvLine(headerLine.replace(/^#\s*/, ''));
+  const idx = (name: string) => header.indexOf(name);
+  const rows: HaproxyRow[] = [];
+  for (const line of lines) {
+    if (line.startsWith('#')) continue;
+    const f = splitCsvLine(line);
+    const str = (name: string) => {
+      const i = idx(name);
+      const v = i >= 0 ? f[i] : undefined;
+      return v === undefined || v === '' ? null : v;
+    };
+    const num = (name: string) => {
+      const v = str(name);
+      return v === null || !/^-?\d+$/.test(v) ? null : Number(v);
+    };
+    const typeCode = num('type');
+    rows.push({
+      proxy: str('pxname') ?? '',
+      name: str('svname') ?? '',
+      type: typeCode !== null && TYPES[typeCode] ? TYPES[typeCode] : 'server',
+      status: str('status') ?? '',
+      weight: num('weight'),
+      currentSessions: num('scur'),
+      maxSessions: num('smax'),
+      sessionLimit: num('slim'),
+      totalSessions: num('stot'),
+      checkStatus: str('check_status'),
+      checkCode: num('check_code'),
+      checkFailures: num('chkfail'),
+      downTransitions: num('chkdown'),
+      lastChangeSeconds: num('lastchg'),
+      downtimeSeconds: num('downtime'),
+      address: str('addr'),
+      activeServers: num('act'),
+      backupServers: num('bck'),
+      checkDescription: str('check_desc'),
+    });
+  }
+  return rows;
+}
+
+/** Parses `show info` ("Key: value" lines). */
+export function parseInfo(text: string): Record<string, string> {
+  const info: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0) info[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return info;
+}
+
+export interface HaproxyOptions {
+  /** An http(s) stats URL (with or without `;csv`) or the path of a runtime-API socket. */
+  target: string;
+  timeoutMs?: number;
+}
+
+export class HaproxyClient {
+  readonly kind: 'http' | 'socket';
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: HaproxyOptions) {
+    this.kind = /^https?:\/\//i.test(opts.target) ? 'http' : 'socket';
+    this.timeoutMs = opts.timeoutMs ?? 3000;
+  }
+
+  async stats(): Promise<HaproxyRow[]> {
+    if (this.kind === 'socket') return parseStatCsv(await this.command('show stat'));
+    const url = new URL(this.opts.target);
+    const base = url.toString().replace(/;csv.*$/, '');
+    const headers: Record<string, string> = {};
+    if (url.username) {
+      headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+      url.username = '';
+      url.password = '';
+    }
+    const target = `${url.toString().replace(/;csv.*$/, '')};csv`;
+    const res = await fetch(target, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`HAProxy stats answered HTTP ${res.status} at ${base.replace(/\/\/[^@/]*@/, '//')}`);
+    return parseStatCsv(text);
+  }
+
+  /** `show info`; only over the runtime-API socket (the HTTP stats page has no CSV form of it). */
+  async info(): Promise<Record<string, string> | null> {
+    if (this.kind !== 'socket') return null;
+    return parseInfo(await this.command('show info'));
+  }
+
+  /** One runtime-API command; resolves with its whole answer. */
+  command(command: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(this.opts.target);
+      let out = '';
+      s.setTimeout(this.timeoutMs);
+      s.on('connect', () => s.write(`${command}\n`));
+      s.on('data', (d) => {
+        out += d.toString();
+      });
+      s.on('end', () => resolve(out));
+      s.on('error', (err) => reject(new Error(`HAProxy runtime API ${this.opts.target}: ${err.message}`)));
+      s.on('timeout', () => {
+        s.destroy();
+        reject(new Error(`HAProxy runtime API ${this.opts.target}: timed out`));
+      });
+    });
+  }
+}
