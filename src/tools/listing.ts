@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type AnyZodObject, annotationsFor, type ToolDefinition } from './define.js';
 
 const listings = new WeakMap<ToolDefinition, Tool>();
+const strictInputs = new WeakMap<ToolDefinition, AnyZodObject>();
 
 /**
  * How many levels of nested objects the declared output schema spells out: the top-level fields of every result are
@@ -15,9 +16,25 @@ export const OUTPUT_SCHEMA_DEPTH = 1;
 
 type JsonSchema = Record<string, unknown>;
 
-/** `schema` with objects nested `depth` or more levels down reduced to `{ type: 'object', description }`. */
-export function limitDepth(schema: JsonSchema, depth: number): JsonSchema {
+/**
+ * `schema` with objects nested `depth` or more levels down reduced to `{ type: 'object', description }`. References to
+ * shared definitions (`#/definitions/…`, `#/$defs/…`) are inlined on the way, so the result needs no definitions.
+ */
+export function limitDepth(schema: JsonSchema, depth: number, defs?: Record<string, JsonSchema>): JsonSchema {
+  const definitions = defs ?? {
+    ...((schema.definitions as Record<string, JsonSchema> | undefined) ?? {}),
+    ...((schema.$defs as Record<string, JsonSchema> | undefined) ?? {}),
+  };
+  if (typeof schema.$ref === 'string') {
+    const target = definitions[schema.$ref.replace(/^#\/(definitions|\$defs)\//, '')];
+    if (target) {
+      const { $ref: _ref, ...rest } = schema;
+      return limitDepth({ ...target, ...rest }, depth, definitions);
+    }
+  }
   const out: JsonSchema = { ...schema };
+  delete out.definitions;
+  delete out.$defs;
   if (out.properties && typeof out.properties === 'object') {
     if (depth <= 0) {
       delete out.properties;
@@ -25,22 +42,24 @@ export function limitDepth(schema: JsonSchema, depth: number): JsonSchema {
       delete out.additionalProperties;
     } else {
       out.properties = Object.fromEntries(
-        Object.entries(out.properties as Record<string, JsonSchema>).map(([k, v]) => [k, limitDepth(v, depth - 1)]),
+        Object.entries(out.properties as Record<string, JsonSchema>).map(([k, v]) => [
+          k,
+          limitDepth(v, depth - 1, definitions),
+        ]),
       );
     }
   }
   if (out.items && typeof out.items === 'object' && !Array.isArray(out.items)) {
-    out.items = limitDepth(out.items as JsonSchema, depth);
+    out.items = limitDepth(out.items as JsonSchema, depth, definitions);
   }
   if (out.additionalProperties && typeof out.additionalProperties === 'object') {
-    out.additionalProperties = limitDepth(out.additionalProperties as JsonSchema, depth - 1);
+    out.additionalProperties = limitDepth(out.additionalProperties as JsonSchema, depth - 1, definitions);
   }
   for (const k of ['anyOf', 'oneOf', 'allOf'] as const) {
-    if (Array.isArray(out[k])) out[k] = (out[k] as JsonSchema[]).map((v) => limitDepth(v, depth));
+    if (Array.isArray(out[k])) out[k] = (out[k] as JsonSchema[]).map((v) => limitDepth(v, depth, definitions));
   }
   return out;
 }
-const strictInputs = new WeakMap<ToolDefinition, AnyZodObject>();
 
 function jsonSchema(schema: AnyZodObject, io: 'input' | 'output'): Tool['inputSchema'] {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: 'draft-7', io }) as Record<string, unknown>;

@@ -38,3 +38,31 @@ describe('limitDepth', () => {
     expect(limitDepth(schema, 5)).toEqual(schema);
   });
 });
+
+describe('limitDepth with shared definitions', () => {
+  it('inlines references and drops the definitions', () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        check: { $ref: '#/definitions/check', description: 'the check' },
+        list: { type: 'array', items: { $ref: '#/definitions/check' } },
+        tree: { $ref: '#/definitions/node' },
+      },
+      definitions: {
+        check: { type: 'object', properties: { verdict: { type: 'string' } } },
+        node: { type: 'object', properties: { children: { type: 'array', items: { $ref: '#/definitions/node' } } } },
+      },
+    };
+    expect(limitDepth(schema, 1)).toEqual({
+      type: 'object',
+      properties: {
+        check: { type: 'object', description: 'the check' },
+        list: { type: 'array', items: { type: 'object' } },
+        tree: { type: 'object' },
+      },
+    });
+    expect(limitDepth(schema, 2).properties).toMatchObject({
+      tree: { type: 'object', properties: { children: { type: 'array', items: { type: 'object' } } } },
+    });
+  });
+});
