@@ -17,6 +17,8 @@ export class GatewayMetrics {
   private readonly sessionsStarted: client.Counter;
   private readonly sessionsEnded: client.Counter<'reason'>;
   private readonly authFailures: client.Counter<'status'>;
+  private readonly callChildren = new Map<string, client.Counter.Internal>();
+  private readonly latencyChildren = new Map<string, client.Histogram.Internal<'tool'>>();
 
   constructor(app: App, openSessions: () => number) {
     const registers = [this.registry];
@@ -111,8 +113,20 @@ export class GatewayMetrics {
   }
 
   toolCall(record: AuditRecord): void {
-    this.toolCalls.inc({ tool: record.tool, outcome: record.outcome });
-    this.toolLatency.observe({ tool: record.tool }, record.durationMs / 1000);
+    // Label children are looked up once per tool and outcome: hashing labels on every call costs more than counting.
+    const key = `${record.tool}\u0000${record.outcome}`;
+    let counter = this.callChildren.get(key);
+    if (!counter) {
+      counter = this.toolCalls.labels({ tool: record.tool, outcome: record.outcome });
+      this.callChildren.set(key, counter);
+    }
+    counter.inc();
+    let histogram = this.latencyChildren.get(record.tool);
+    if (!histogram) {
+      histogram = this.toolLatency.labels({ tool: record.tool });
+      this.latencyChildren.set(record.tool, histogram);
+    }
+    histogram.observe(record.durationMs / 1000);
   }
 
   httpRequest(route: string, method: string, status: number): void {
