@@ -1,5 +1,6 @@
 /**
- * Generates the README's tool table and configuration reference from the definitions (never written twice).
+ * Generates the README's tool table, configuration reference and alias table from the definitions (never written
+ * twice).
  * `bun scripts/gen-docs.ts` rewrites README.md; `--check` fails when README.md is stale.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,22 @@ function configTable(): string {
   ].join('\n');
 }
 
+/** The aliases other deployments use (settings.ts `aliases`), each with the pgmcp name it stands for. */
+function aliasTable(): string {
+  const rows = SETTINGS.flatMap((s) =>
+    (s.aliases ?? []).map((a) => {
+      const own = [s.env ? `\`${s.env}\`` : '', s.flag ? `\`${s.flag}\`` : ''].filter(Boolean).join(' / ');
+      const values = a.values
+        ? Object.entries(a.values)
+            .map(([from, to]) => `\`${from}\` → \`${to}\``)
+            .join(', ')
+        : `as ${s.env ? `\`${s.env}\`` : 'the setting'}`;
+      return `| \`${a.env}\` | ${own} | \`${s.key}\` | ${values}${a.note ? `; ${esc(a.note)}` : ''} |`;
+    }),
+  );
+  return ['| alias | pgmcp name | config file key | values |', '|---|---|---|---|', ...rows].join('\n');
+}
+
 function replaceSection(text: string, name: string, body: string): string {
   const start = `<!-- generated:${name} -->`;
   const end = `<!-- /generated:${name} -->`;
@@ -55,7 +72,11 @@ function replaceSection(text: string, name: string, body: string): string {
 }
 
 const current = readFileSync(README, 'utf8');
-const next = replaceSection(replaceSection(current, 'tools', toolTable()), 'config', configTable());
+const next = replaceSection(
+  replaceSection(replaceSection(current, 'tools', toolTable()), 'config', configTable()),
+  'aliases',
+  aliasTable(),
+);
 if (process.argv.includes('--check')) {
   if (next !== current) {
     process.stderr.write('README.md is stale: run `npm run docs` and commit the result\n');

@@ -2,9 +2,11 @@ import { Command, Option } from 'commander';
 import { type Started, start } from './bootstrap.js';
 import { callCommand, UsageError } from './commands/call.js';
 import { doctorCommand } from './commands/doctor.js';
+import { HEALTH_TOKEN_ENV, healthCommand } from './commands/health.js';
 import { serveStdio } from './commands/serve-stdio.js';
 import { toolsCommand } from './commands/tools.js';
-import { ConfigError } from './config/resolve.js';
+import { readConfigFile } from './config/file.js';
+import { ConfigError, resolveConfig } from './config/resolve.js';
 import { SETTINGS } from './config/settings.js';
 import { tuneRuntime } from './runtime-flags.js';
 import { ACCESS_LEVELS, type AccessLevel } from './tools/define.js';
@@ -20,7 +22,7 @@ function settingOptions(): Option[] {
     const placeholder = s.type === 'enum' ? s.values?.join('|') : s.type === 'bool' ? '' : s.type;
     const opt = new Option(
       `${s.flag}${placeholder ? ` <${placeholder}>` : ''}`,
-      `${s.description}${s.env ? ` (env ${s.env})` : ''}`,
+      `${s.description}${s.env ? ` (env ${s.env}${s.aliases ? `; also ${s.aliases.map((a) => a.env).join(', ')}` : ''})` : ''}`,
     );
     return opt;
   });
@@ -144,6 +146,19 @@ export function buildProgram(): Command {
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
+    });
+
+  program
+    .command('health')
+    .description(
+      `ask a running HTTP gateway's /health (the one this configuration serves, or --url); exit 0 on 200 — a container health check; sends ${HEALTH_TOKEN_ENV} as bearer token when set`,
+    )
+    .option('--url <url>', 'the /health URL (default: from http.host and http.port)')
+    .action(async (o: { url?: string }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals() as Record<string, unknown>;
+      const file = typeof opts.config === 'string' ? readConfigFile(opts.config) : undefined;
+      const { config } = resolveConfig({ file, env: process.env, flags: flagValues(opts) });
+      process.exit(await healthCommand(config, o.url, process.env[HEALTH_TOKEN_ENV] || undefined));
     });
 
   program

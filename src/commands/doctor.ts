@@ -135,8 +135,10 @@ async function checkCluster(started: Started): Promise<Check[]> {
 export async function doctorCommand(started: Started): Promise<number> {
   const out: string[] = ['configuration (secrets shown as ****):'];
   for (const row of describeConfig(started.resolved)) {
-    if (row.source !== 'default') out.push(`  ${row.key} = ${row.value}   [${row.source}]`);
+    if (row.source !== 'default') out.push(`  ${row.key} = ${row.value}   [${row.from}]`);
   }
+  for (const a of started.resolved.ignoredAliases)
+    out.push(`  note: ${a.alias} is set but not used (${a.key} comes from ${a.by})`);
   if (started.embedded)
     out.push(`  embedded PostgreSQL on 127.0.0.1:${started.embedded.port} (${started.embedded.dataDir})`);
   if (!started.app.config.confirm)

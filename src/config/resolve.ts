@@ -1,4 +1,4 @@
-import { type Config, ConfigSchema, SETTINGS, type Setting } from './settings.js';
+import { type Config, ConfigSchema, SETTINGS, type Setting, type SettingAlias } from './settings.js';
 
 export type ConfigSource = 'default' | 'file' | 'env' | 'flag';
 
@@ -9,8 +9,12 @@ export class ConfigError extends Error {
     readonly value: string,
     readonly expected: string,
     readonly source: ConfigSource | 'file-key',
+    /** When `key` is an alias (POSTGRES_URL …): the pgmcp name it stands for. */
+    readonly aliasOf?: string,
   ) {
-    super(`invalid configuration ${key}=${value} (from ${source}): expected ${expected}`);
+    super(
+      `invalid configuration ${key}=${value} (from ${source}${aliasOf ? `, alias of ${aliasOf}` : ''}): expected ${expected}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -23,10 +27,28 @@ export interface ConfigInputs {
   flags?: Record<string, unknown>;
 }
 
+/** The environment variable a key was read from: pgmcp's own, or an alias of it. */
+export interface EnvOrigin {
+  name: string;
+  /** Set when `name` is an alias: the pgmcp variable it stands for. */
+  aliasOf?: string;
+}
+
+/** An alias that was set but not used: pgmcp's own name (or a file key, or a flag) set the same setting. */
+export interface IgnoredAlias {
+  alias: string;
+  key: string;
+  /** What set the value instead, e.g. `env DATABASE_URL`, `flag --port`, `config file`. */
+  by: string;
+}
+
 export interface ResolvedConfig {
   config: Config;
   /** Where each set key came from. */
   sources: Record<string, ConfigSource>;
+  /** For keys from the environment: which variable. */
+  envVars: Record<string, EnvOrigin>;
+  ignoredAliases: IgnoredAlias[];
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, min: 60000, m: 60000, h: 3600000 };
@@ -53,10 +75,14 @@ function shown(s: Setting, raw: unknown): string {
   return typeof raw === 'string' ? JSON.stringify(raw) : (JSON.stringify(raw) ?? String(raw));
 }
 
-/** Turns one raw value (string from env/flags, or a native value from a file) into the setting's type. */
-export function parseSettingValue(s: Setting, raw: unknown, source: ConfigSource): unknown {
+/**
+ * Turns one raw value (string from env/flags, or a native value from a file) into the setting's type. `via` names
+ * the environment variable when it is not the setting's own (an alias), for the error.
+ */
+export function parseSettingValue(s: Setting, raw: unknown, source: ConfigSource, via?: EnvOrigin): unknown {
   const fail = (): never => {
-    throw new ConfigError(s.env && source === 'env' ? s.env : s.key, shown(s, raw), expectedOf(s), source);
+    const name = via?.name ?? (s.env && source === 'env' ? s.env : s.key);
+    throw new ConfigError(name, shown(s, raw), expectedOf(s), source, via?.aliasOf);
   };
   switch (s.type) {
     case 'string':
@@ -85,7 +111,8 @@ export function parseSettingValue(s: Setting, raw: unknown, source: ConfigSource
       return fail();
     }
     case 'enum': {
-      const v = typeof raw === 'string' ? raw.trim() : raw;
+      const word = typeof raw === 'string' ? raw.trim() : raw;
+      const v = typeof word === 'string' ? (s.synonyms?.[word.toLowerCase()] ?? word) : word;
       if (typeof v !== 'string' || !s.values?.includes(v)) fail();
       return v;
     }
@@ -102,6 +129,34 @@ export function parseSettingValue(s: Setting, raw: unknown, source: ConfigSource
       return items;
     }
   }
+}
+
+/** An alias's value as the setting's: through its value map when it has one (refusing other values), else as is. */
+function parseAliasValue(s: Setting, alias: SettingAlias, raw: string): unknown {
+  const via: EnvOrigin = { name: alias.env, aliasOf: s.env ?? s.key };
+  if (!alias.values) return parseSettingValue(s, raw, 'env', via);
+  const word = raw.trim().toLowerCase();
+  const mapped = Object.hasOwn(alias.values, word) ? alias.values[word] : undefined;
+  if (mapped === undefined) {
+    const words = Object.keys(alias.values);
+    const expected = words.length === 2 ? `${words[0]} or ${words[1]}` : `one of ${words.join(', ')}`;
+    throw new ConfigError(alias.env, shown(s, raw), expected, 'env', via.aliasOf);
+  }
+  return parseSettingValue(s, mapped, 'env', via);
+}
+
+/** The environment variable that sets `s`: its own when set (non-empty), else the first alias set. */
+function envFor(
+  s: Setting,
+  env: Record<string, string | undefined> | undefined,
+): { name: string; raw: string; alias?: SettingAlias } | undefined {
+  const own = s.env ? env?.[s.env] : undefined;
+  if (s.env && own !== undefined && own !== '') return { name: s.env, raw: own };
+  for (const alias of s.aliases ?? []) {
+    const raw = env?.[alias.env];
+    if (raw !== undefined && raw !== '') return { name: alias.env, raw, alias };
+  }
+  return undefined;
 }
 
 function getPath(obj: Record<string, unknown> | undefined, path: string): unknown {
@@ -144,17 +199,41 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
   }
   const out: Record<string, unknown> = {};
   const sources: Record<string, ConfigSource> = {};
+  const envVars: Record<string, EnvOrigin> = {};
+  const ignoredAliases: IgnoredAlias[] = [];
   for (const s of SETTINGS) {
+    const env = envFor(s, inputs.env);
     const layers: [ConfigSource, unknown][] = [
       ['default', s.default],
       ['file', getPath(inputs.file, s.key)],
-      ['env', s.env ? inputs.env?.[s.env] : undefined],
+      ['env', env?.raw],
       ['flag', inputs.flags?.[s.key]],
     ];
     for (const [source, raw] of layers) {
-      if (raw === undefined || raw === null || (source === 'env' && raw === '')) continue;
-      setPath(out, s.key, source === 'default' ? raw : parseSettingValue(s, raw, source));
+      if (raw === undefined || raw === null) continue;
+      const value =
+        source === 'default'
+          ? raw
+          : source === 'env' && env?.alias
+            ? parseAliasValue(s, env.alias, String(raw))
+            : parseSettingValue(s, raw, source);
+      setPath(out, s.key, value);
       sources[s.key] = source;
+    }
+    if (sources[s.key] === 'env' && env) {
+      envVars[s.key] = env.alias ? { name: env.name, aliasOf: s.env ?? s.key } : { name: env.name };
+    }
+    for (const alias of s.aliases ?? []) {
+      const raw = inputs.env?.[alias.env];
+      if (raw === undefined || raw === '' || envVars[s.key]?.name === alias.env) continue;
+      const source = sources[s.key];
+      const by =
+        source === 'flag'
+          ? `flag ${s.flag ?? s.key}`
+          : source === 'file'
+            ? 'config file'
+            : `env ${envVars[s.key]?.name}`;
+      ignoredAliases.push({ alias: alias.env, key: s.key, by });
     }
   }
   // Groups with no defaults (connection, audit) still exist in the resolved object.
@@ -168,7 +247,7 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
       sources['limits.defaultRows'] ?? 'default',
     );
   }
-  return { config: ConfigSchema.parse(out), sources };
+  return { config: ConfigSchema.parse(out), sources, envVars, ignoredAliases };
 }
 
 function maskUrl(value: string): string {
@@ -182,15 +261,34 @@ function maskUrl(value: string): string {
   }
 }
 
+export interface ConfigRow {
+  key: string;
+  value: string;
+  source: ConfigSource;
+  /** Where the value came from, in words: `env POSTGRES_URL (alias of DATABASE_URL)`, `flag --port`, `default`. */
+  from: string;
+}
+
+function fromOf(s: Setting, resolved: ResolvedConfig): string {
+  const source = resolved.sources[s.key] ?? 'default';
+  if (source === 'env') {
+    const v = resolved.envVars[s.key];
+    if (!v) return 'env';
+    return v.aliasOf ? `env ${v.name} (alias of ${v.aliasOf})` : `env ${v.name}`;
+  }
+  if (source === 'flag') return s.flag ? `flag ${s.flag}` : 'flag';
+  return source === 'file' ? 'config file' : source;
+}
+
 /** The configuration as it may be shown (doctor, logs): every secret replaced by ****. */
-export function describeConfig(resolved: ResolvedConfig): { key: string; value: string; source: ConfigSource }[] {
-  const rows: { key: string; value: string; source: ConfigSource }[] = [];
+export function describeConfig(resolved: ResolvedConfig): ConfigRow[] {
+  const rows: ConfigRow[] = [];
   for (const s of SETTINGS) {
     const v = getPath(resolved.config as unknown as Record<string, unknown>, s.key);
     if (v === undefined) continue;
     const text = Array.isArray(v) ? v.join(',') : String(v);
     const value = s.secret ? (/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? maskUrl(text) : '****') : text;
-    rows.push({ key: s.key, value, source: resolved.sources[s.key] ?? 'default' });
+    rows.push({ key: s.key, value, source: resolved.sources[s.key] ?? 'default', from: fromOf(s, resolved) });
   }
   return rows;
 }

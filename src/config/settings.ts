@@ -7,6 +7,21 @@ import { ACCESS_LEVELS, TOOLSETS } from '../tools/define.js';
  */
 export type SettingType = 'string' | 'int' | 'duration' | 'bool' | 'list' | 'enum';
 
+/**
+ * Another deployment's environment variable read as this setting, so that its configuration works unchanged.
+ * pgmcp's own variable wins when both are set; `pgmcp doctor` says which one was used.
+ */
+export interface SettingAlias {
+  env: string;
+  /**
+   * When set, the alias takes only these values (case-insensitive), each standing for a value of the setting
+   * (MCP_READ_ONLY: true → read). Otherwise its value is read like the setting's own.
+   */
+  values?: Readonly<Record<string, string>>;
+  /** Shown in the README's alias table. */
+  note?: string;
+}
+
 export interface Setting {
   /** Dotted path in the resolved config object (and in the config file). */
   key: string;
@@ -14,6 +29,9 @@ export interface Setting {
   flag?: string;
   type: SettingType;
   values?: readonly string[];
+  /** Other words accepted for an enum value (from env, flag or file), e.g. transport `sse` = `http`. */
+  synonyms?: Readonly<Record<string, string>>;
+  aliases?: readonly SettingAlias[];
   default?: unknown;
   secret?: boolean;
   min?: number;
@@ -22,6 +40,8 @@ export interface Setting {
 }
 
 export const TRANSPORTS = ['stdio', 'http'] as const;
+/** cluster.citusTools: as detected, forced on, forced off. */
+export const CITUS_TOOLS = ['auto', 'on', 'off'] as const;
 
 const duration = (key: string, env: string, def: number, description: string, flag?: string): Setting => ({
   key,
@@ -40,6 +60,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: '--database-url',
     type: 'string',
     secret: true,
+    aliases: [{ env: 'POSTGRES_URL' }],
     description: 'PostgreSQL connection URL; PG* variables fill what it leaves out',
   },
   { key: 'connection.host', env: 'PGHOST', type: 'string', description: 'Server host name or socket directory' },
@@ -63,6 +84,7 @@ export const SETTINGS: readonly Setting[] = [
     type: 'enum',
     values: ACCESS_LEVELS,
     default: 'read',
+    aliases: [{ env: 'MCP_READ_ONLY', values: { true: 'read', false: 'write' } }],
     description: 'Access level: read, write or admin',
   },
   {
@@ -79,6 +101,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'PGMCP_ADMIN_URL',
     type: 'string',
     secret: true,
+    aliases: [{ env: 'POSTGRES_ADMIN_URL' }],
     description: 'A second, more privileged login used only by admin-level actions (default: the main login)',
   },
   {
@@ -183,6 +206,16 @@ export const SETTINGS: readonly Setting[] = [
     default: [],
     description: 'Patroni REST API URLs of the members (comma list)',
   },
+  {
+    key: 'cluster.citusTools',
+    env: 'PGMCP_CITUS_TOOLS',
+    type: 'enum',
+    values: CITUS_TOOLS,
+    default: 'auto',
+    aliases: [{ env: 'ENABLE_CITUS_TOOLS', values: { true: 'on', false: 'off' } }],
+    description:
+      'The Citus tools: auto (registered when the citus extension is detected), on (always, even when not detected or not in the toolsets list) or off (never)',
+  },
   { key: 'cluster.patroniUser', env: 'PGMCP_PATRONI_USER', type: 'string', description: 'Patroni REST user' },
   {
     key: 'cluster.patroniPassword',
@@ -212,9 +245,16 @@ export const SETTINGS: readonly Setting[] = [
     flag: '--transport',
     type: 'enum',
     values: TRANSPORTS,
+    synonyms: { sse: 'http' },
     default: 'stdio',
+    aliases: [
+      {
+        env: 'MCP_TRANSPORT',
+        note: '`sse` serves the HTTP gateway like `http`: the legacy SSE endpoints `GET /sse` + `POST /messages` are always served beside `/mcp`',
+      },
+    ],
     description:
-      'MCP transport: stdio (one client) or http (the gateway: Streamable HTTP at /mcp, /health, /metrics, /tools/NAME)',
+      'MCP transport: stdio (one client) or http (the gateway: Streamable HTTP at /mcp, legacy HTTP+SSE at /sse and /messages, /health, /metrics, /tools/NAME); sse is taken as http',
   },
   // HTTP gateway
   {
@@ -234,6 +274,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 65535,
     default: 3000,
+    aliases: [{ env: 'PORT' }],
     description: 'Port of the HTTP gateway (0: any free port, logged at start)',
   },
   {
@@ -249,6 +290,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'PGMCP_HTTP_ALLOWED_ORIGINS',
     type: 'list',
     default: [],
+    aliases: [{ env: 'MCP_ALLOWED_ORIGINS' }],
     description:
       'Browser Origins accepted (e.g. https://app.example.com) besides loopback origins on a loopback bind; requests without Origin are not browsers and pass',
   },
@@ -362,6 +404,7 @@ export const ConfigSchema = z.object({
     confirmTokenTtlMs: z.number().int(),
   }),
   cluster: z.object({
+    citusTools: z.enum(CITUS_TOOLS),
     patroniUrls: z.array(z.string()),
     patroniUser: z.string().optional(),
     patroniPassword: z.string().optional(),

@@ -26,6 +26,7 @@ import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config/resolve.js';
+import type { Caller } from '../tools/context.js';
 import { ACCESS_LEVELS, type AccessLevel } from '../tools/define.js';
 import { isLoopbackPeer } from './guard.js';
 
@@ -69,6 +70,16 @@ export interface Principal {
 
 /** What a session is bound to: the same token or identity must come with every request of the session. */
 export const principalKey = (p: Principal): string => `${p.via}:${p.identity}`;
+
+/** The tool caller of an MCP session opened by `p`: its identity, scope and databases. */
+export function callerFor(p: Principal, sessionId: string): Caller {
+  return {
+    sessionId,
+    identity: p.identity,
+    ...(p.access ? { access: p.access } : {}),
+    ...(p.databases ? { databases: p.databases } : {}),
+  };
+}
 
 export type AuthResult =
   | { ok: true; principal: Principal }

@@ -1,5 +1,6 @@
 /**
- * The HTTP gateway: MCP Streamable HTTP at /mcp, GET /health, GET /metrics and POST /tools/NAME, behind one pipeline:
+ * The HTTP gateway: MCP Streamable HTTP at /mcp, the legacy HTTP+SSE transport at GET /sse + POST /messages
+ * (legacy-sse.ts), GET /health, GET /metrics and POST /tools/NAME, behind one pipeline:
  * Host/Origin allow-lists (403) → authentication (401/403) → body limit (413) → route.
  *
  * Built on node:http rather than Express (which the SDK integrates with): there are four routes, everything in front
@@ -18,6 +19,7 @@ import { toolsFor } from '../tools/registry.js';
 import { type Authenticator, type Principal, principalKey } from './auth.js';
 import { isLoopbackBind, makeRequestGuard, type RequestGuard } from './guard.js';
 import { checkHealth } from './health.js';
+import { LegacySseSessions, MESSAGES_PATH, SSE_PATH } from './legacy-sse.js';
 import { GatewayMetrics } from './metrics.js';
 import { parseJson, RPC, readBody, sendJson, sendRpcError } from './respond.js';
 import { callToolOverHttp } from './rest.js';
@@ -35,12 +37,14 @@ export interface Listening {
   url: string;
 }
 
-type Route = 'mcp' | 'health' | 'metrics' | 'tools' | 'other';
+type Route = 'mcp' | 'sse' | 'messages' | 'health' | 'metrics' | 'tools' | 'other';
 
 const CORS_HEADERS = 'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id';
 
 function routeOf(pathname: string): { route: Route; tool?: string } {
   if (pathname === '/mcp' || pathname === '/mcp/') return { route: 'mcp' };
+  if (pathname === SSE_PATH) return { route: 'sse' };
+  if (pathname === MESSAGES_PATH) return { route: 'messages' };
   if (pathname === '/health') return { route: 'health' };
   if (pathname === '/metrics') return { route: 'metrics' };
   const m = /^\/tools\/([A-Za-z0-9_.-]{1,64})\/?$/.exec(pathname);
@@ -56,6 +60,8 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly sessions: SessionRegistry;
+  /** Sessions of the legacy HTTP+SSE transport (GET /sse + POST /messages). */
+  readonly legacy: LegacySseSessions;
   private readonly server: http.Server;
   private readonly guard: RequestGuard;
   private readonly tools: Map<string, ToolDefinition>;
@@ -67,7 +73,7 @@ export class Gateway {
     definitions: readonly ToolDefinition[] = toolsFor(app.config, app.components),
   ) {
     this.tools = new Map(definitions.map((d) => [d.name, d]));
-    this.metrics = new GatewayMetrics(app, () => this.sessions.size);
+    this.metrics = new GatewayMetrics(app, () => this.sessions.size + this.legacy.size);
     // Every audited call (MCP and REST) is counted in the metrics too.
     app.audit = this.metrics.wrapAuditor(app.audit);
     this.sessions = new SessionRegistry(
@@ -77,6 +83,7 @@ export class Gateway {
       this.metrics,
       app.log,
     );
+    this.legacy = new LegacySseSessions(app, definitions, options.http.sessionIdleTimeoutMs, this.metrics, app.log);
     this.guard = makeRequestGuard({
       bindHost: options.http.host,
       allowedHosts: options.http.allowedHosts,
@@ -125,7 +132,7 @@ export class Gateway {
     this.server.closeIdleConnections?.();
     const drained = await this.app.drain(drainMs);
     if (!drained) this.app.log.warn({ drainMs }, 'tool calls still running at shutdown: aborting them');
-    await this.sessions.closeAll('shutdown');
+    await Promise.all([this.sessions.closeAll('shutdown'), this.legacy.closeAll('shutdown')]);
     this.server.closeAllConnections?.();
     await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
@@ -185,6 +192,15 @@ export class Gateway {
     switch (route) {
       case 'mcp':
         return this.serveMcp(req, res, principal);
+      case 'sse':
+        if (method !== 'GET') return this.notAllowed(res, 'GET');
+        return this.openLegacySession(res, principal);
+      case 'messages': {
+        if (method !== 'POST') return this.notAllowed(res, 'POST');
+        const read = await this.readJsonBody(req, res, true);
+        if (!read.ok) return;
+        return this.legacy.post(principal, url.searchParams.get('sessionId'), req, res, read.value);
+      }
       case 'health':
         if (method !== 'GET' && method !== 'HEAD') return this.notAllowed(res, 'GET');
         return this.serveHealth(res);
@@ -199,7 +215,10 @@ export class Gateway {
         if (method !== 'POST') return this.notAllowed(res, 'POST');
         return this.serveToolCall(req, res, principal, tool as string);
       default:
-        sendJson(res, 404, { error: 'not found', endpoints: ['/mcp', '/health', '/metrics', '/tools/NAME'] });
+        sendJson(res, 404, {
+          error: 'not found',
+          endpoints: ['/mcp', '/sse', '/messages', '/health', '/metrics', '/tools/NAME'],
+        });
     }
   }
 
@@ -208,8 +227,24 @@ export class Gateway {
   }
 
   private async serveHealth(res: ServerResponse): Promise<void> {
-    const health = await checkHealth(this.app, { open: this.sessions.size, max: this.sessions.max }, this.shuttingDown);
+    const open = this.sessions.size + this.legacy.size;
+    const health = await checkHealth(this.app, { open, max: this.sessions.max }, this.shuttingDown);
     sendJson(res, health.status === 'ok' ? 200 : 503, health);
+  }
+
+  /** GET /sse: a legacy HTTP+SSE session, within the session cap shared with /mcp. */
+  private async openLegacySession(res: ServerResponse, principal: Principal): Promise<void> {
+    if (!this.sessions.hasRoom(this.legacy.size)) {
+      this.app.log.warn({ max: this.sessions.max, who: principal.identity }, 'session refused: at the cap');
+      sendJson(
+        res,
+        503,
+        { error: `too many MCP sessions (at most ${this.sessions.max}; http.maxSessions): try again later` },
+        { 'retry-after': 30 },
+      );
+      return;
+    }
+    await this.legacy.open(principal, res);
   }
 
   private async readJsonBody(
@@ -257,7 +292,7 @@ export class Gateway {
         );
         return;
       }
-      if (!this.sessions.hasRoom()) {
+      if (!this.sessions.hasRoom(this.legacy.size)) {
         this.app.log.warn({ max: this.sessions.max, who: principal.identity }, 'session refused: at the cap');
         sendRpcError(
           res,

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { createMcpServer } from '../server.js';
 import type { Caller } from '../tools/context.js';
 import type { ToolDefinition } from '../tools/define.js';
-import { type Principal, principalKey } from './auth.js';
+import { callerFor, type Principal, principalKey } from './auth.js';
 import type { GatewayMetrics, SessionEnd } from './metrics.js';
 
 export interface Session {
@@ -64,8 +64,9 @@ export class SessionRegistry {
     return this.sessions.get(id);
   }
 
-  hasRoom(): boolean {
-    return this.sessions.size + this.opening < this.options.max;
+  /** Room for one more session, counting `others` open elsewhere (legacy SSE sessions) against the same cap. */
+  hasRoom(others = 0): boolean {
+    return this.sessions.size + this.opening + others < this.options.max;
   }
 
   /**
@@ -74,12 +75,7 @@ export class SessionRegistry {
    */
   async open(principal: Principal, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
     const id = randomUUID();
-    const caller: Caller = {
-      sessionId: id,
-      identity: principal.identity,
-      ...(principal.access ? { access: principal.access } : {}),
-      ...(principal.databases ? { databases: principal.databases } : {}),
-    };
+    const caller = callerFor(principal, id);
     const server = createMcpServer(this.app, caller, this.definitions);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,

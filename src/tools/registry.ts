@@ -38,7 +38,7 @@ function componentAvailable(def: ToolDefinition, config: Config, detected: Compo
     case 'postgres':
       return true;
     case 'citus':
-      return detected.citus;
+      return citusEnabled(config, detected);
     case 'patroni':
       return config.cluster.patroniUrls.length > 0;
     case 'haproxy':
@@ -47,7 +47,7 @@ function componentAvailable(def: ToolDefinition, config: Config, detected: Compo
       return config.cluster.pgbouncerUrl !== undefined;
     case 'cluster':
       return (
-        detected.citus ||
+        citusEnabled(config, detected) ||
         config.cluster.patroniUrls.length > 0 ||
         config.cluster.haproxy !== undefined ||
         config.cluster.pgbouncerUrl !== undefined
@@ -55,11 +55,25 @@ function componentAvailable(def: ToolDefinition, config: Config, detected: Compo
   }
 }
 
-/** The tools registered for a configuration: toolset enabled, access level sufficient, component present. */
-export function toolsFor(config: Config, detected: Components = { citus: false }): ToolDefinition[] {
-  return ALL_TOOLS.filter(
+/** Whether Citus counts as present: `cluster.citusTools` on/off forces it, `auto` follows what was detected. */
+export function citusEnabled(config: Config, detected: Components): boolean {
+  const forced = config.cluster.citusTools;
+  return forced === 'auto' ? detected.citus : forced === 'on';
+}
+
+/**
+ * The tools registered for a configuration: toolset enabled, access level sufficient, component present. The citus
+ * toolset follows `cluster.citusTools` when it is on or off, whatever the toolsets list says.
+ */
+export function toolsFor(
+  config: Config,
+  detected: Components = { citus: false },
+  all: readonly ToolDefinition[] = ALL_TOOLS,
+): ToolDefinition[] {
+  const citus = config.cluster.citusTools;
+  return all.filter(
     (def) =>
-      config.toolsets.includes(def.toolset) &&
+      (def.toolset === 'citus' && citus !== 'auto' ? citus === 'on' : config.toolsets.includes(def.toolset)) &&
       accessAllows(config.access, requiredAccess(def)) &&
       componentAvailable(def, config, detected),
   );

@@ -233,8 +233,23 @@ export function spawnGateway(
   env: Record<string, string>,
   timeoutMs = 20_000,
 ): Promise<SpawnedGateway> {
-  const child = spawn(command, [...args, 'serve', '--transport', 'http', '--port', '0'], {
-    env: { PGMCP_LOG_LEVEL: 'info', ...env },
+  return spawnServing(
+    command,
+    [...args, 'serve', '--transport', 'http', '--port', '0'],
+    { PGMCP_LOG_LEVEL: 'info', ...env },
+    timeoutMs,
+  );
+}
+
+/** Spawns `command argv…` with exactly `env` and waits for the gateway's log line with its URL, as spawnGateway. */
+export function spawnServing(
+  command: string,
+  argv: string[],
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<SpawnedGateway> {
+  const child = spawn(command, argv, {
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
