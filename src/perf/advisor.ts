@@ -19,6 +19,11 @@ export interface WorkItem {
   weight: number;
   /** Tables it reads, by oid. */
   reads: ReadonlySet<number>;
+  /**
+   * Columns it uses of each table it reads (null: all of them, `*`). An index can serve the statement only when its
+   * leading column is one of them: only then is the statement planned with it.
+   */
+  columns?: ReadonlyMap<number, ReadonlySet<string> | null>;
   /** Not planned at all (reported as skipped by the caller). */
   skip?: boolean;
 }
@@ -74,8 +79,8 @@ interface Entry {
   benefit: number;
   helps: number[];
   costs: Map<number, number>;
-  /** The version of the chosen set it was last evaluated with. */
-  stamp: number;
+  /** An index chosen or dropped since it was evaluated changed the cost of one of its statements. */
+  stale: boolean;
 }
 
 /** Sends progress at most every 250 ms (the last one of a phase always). */
@@ -129,13 +134,19 @@ export async function searchIndexes(
   const weightOf = (i: number) => (work[i] as WorkItem).weight;
   const baselineTotal = current.reduce((s, c, i) => s + c * weightOf(i), 0);
   const minGain = Math.max(baselineTotal * opts.minImprovement, 1e-9);
-  const relevant = (c: Candidate) =>
-    work.flatMap((w, i) => (w.reads.has(c.table.oid) && before[i] !== null ? [i] : []));
+  const relevant = (c: Candidate) => {
+    const lead = c.keys[0]?.column;
+    return work.flatMap((w, i) => {
+      if (!w.reads.has(c.table.oid) || before[i] === null) return [];
+      const cols = w.columns?.get(c.table.oid);
+      return cols === undefined || cols === null || lead === undefined || cols.has(lead) ? [i] : [];
+    });
+  };
 
   const verdicts: AdvisorResult['verdicts'] = new Map();
 
   /** Plans the candidate's statements with it added to what is chosen. */
-  const evaluate = async (c: Candidate, stamp: number): Promise<Entry | undefined> => {
+  const evaluate = async (c: Candidate): Promise<Entry | undefined> => {
     let h: Awaited<ReturnType<Hypopg['create']>>;
     try {
       h = await hypo.create(c.hypoSql);
@@ -161,7 +172,7 @@ export async function searchIndexes(
       benefit += (was - cost) * weightOf(i);
       if (was > 0 && cost <= was * (1 - opts.statementGain)) helps.push(i);
     }
-    return { c, bytes: Math.max(h.bytes, 8192), benefit, helps, costs, stamp };
+    return { c, bytes: Math.max(h.bytes, 8192), benefit, helps, costs, stale: false };
   };
 
   const overTime = () => performance.now() - started > opts.timeBudgetMs;
@@ -175,7 +186,7 @@ export async function searchIndexes(
       stoppedBy = 'time_budget';
       break;
     }
-    const e = await evaluate(c, 0);
+    const e = await evaluate(c);
     evaluated++;
     await progress.step(
       work.length + candidates.length,
@@ -200,8 +211,14 @@ export async function searchIndexes(
 
   // Greedy rounds.
   const chosen: { entry: Entry; oid: number; benefit: number }[] = [];
-  /** Changes whenever the chosen set does: evaluations made with another set are stale. */
-  let version = 0;
+  /**
+   * The chosen set changed the costs of `statements`: evaluations that planned any of them are stale. Others stay
+   * exact (their statements cost what they did), so only those are planned again.
+   */
+  const invalidate = (statements: Iterable<number>) => {
+    const changed = new Set(statements);
+    for (const e of entries) if ([...e.costs.keys()].some((i) => changed.has(i))) e.stale = true;
+  };
 
   /**
    * Plans the statements of a chosen index without it: when that costs the workload less than the threshold, the
@@ -219,7 +236,7 @@ export async function searchIndexes(
     if (loss < minGain) {
       for (const [i, cost] of without) current[i] = cost;
       chosen.splice(chosen.indexOf(k), 1);
-      version++;
+      invalidate(without.keys());
       verdicts.set(k.entry.c.id, {
         verdict: 'superseded',
         detail: `once the other recommended indexes exist it saves only ${pct(loss, baselineTotal)} of the workload cost`,
@@ -246,12 +263,12 @@ export async function searchIndexes(
     }
     const fits = entries.filter((e) => e.bytes <= budget);
     const eligible = fits.filter((e) => e.benefit >= minGain && e.helps.length > 0);
-    const stale = fits.filter((e) => e.stamp !== version && e.benefit > 0);
+    const stale = fits.filter((e) => e.stale && e.benefit > 0);
     if (eligible.length === 0 && stale.length > 0) {
       // What helped too little alone may help enough beside what was chosen since: try those again once.
       for (const e of stale) {
         if (overTime()) break;
-        const fresh = await evaluate(e.c, version);
+        const fresh = await evaluate(e.c);
         await progress.step(
           undefined,
           `round ${rounds + 1}: re-planned candidate ${e.c.id} with ${chosen.length} chosen`,
@@ -267,8 +284,8 @@ export async function searchIndexes(
       break;
     }
     const best = eligible.reduce((b, e) => (e.benefit / e.bytes > b.benefit / b.bytes ? e : b));
-    if (best.stamp !== version) {
-      const fresh = await evaluate(best.c, version);
+    if (best.stale) {
+      const fresh = await evaluate(best.c);
       await progress.step(
         undefined,
         `round ${rounds + 1}: re-planned candidate ${best.c.id} with ${chosen.length} chosen`,
@@ -280,7 +297,7 @@ export async function searchIndexes(
     // Take it: its hypothetical index stays for the next rounds.
     const h = await hypo.create(best.c.hypoSql);
     chosen.push({ entry: best, oid: h.oid, benefit: best.benefit });
-    version++;
+    invalidate(best.costs.keys());
     for (const [i, cost] of best.costs) current[i] = cost;
     budget -= best.bytes;
     entries.splice(entries.indexOf(best), 1);

@@ -408,7 +408,13 @@ const sequences: Runner = async ({ q }) => {
     findings.push({
       severity: used >= 0.9 ? 'critical' : 'warning',
       object: x.seq,
-      evidence: `${pct(used)} of its range used: last value ${x.last} of ${limitBy === 'column' && colMax !== undefined ? `${colMax} (the ${x.column_type} column ${owner} it feeds; the ${x.type} sequence itself goes to ${x.max})` : `${ascending ? x.max : x.min} (${x.type})`}${owner && limitBy === 'sequence' ? `; feeds ${owner}` : ''}${x.cycle ? '; CYCLE: it will wrap around and repeat values' : '; nextval() fails once it is exhausted'}`,
+      evidence: `${pct(used)} of its range used: last value ${x.last} of ${limitBy === 'column' && colMax !== undefined ? `${colMax} (the ${x.column_type} column ${owner} it feeds; the ${x.type} sequence itself goes to ${x.max})` : `${ascending ? x.max : x.min} (${x.type})`}${owner && limitBy === 'sequence' ? `; feeds ${owner}` : ''}${
+        limitBy === 'column'
+          ? `; inserts fail with "${x.column_type} out of range" once it passes the column's maximum`
+          : x.cycle
+            ? '; CYCLE: it will wrap around and repeat values'
+            : '; nextval() fails once it is exhausted'
+      }`,
       fix: fixes.join('\n'),
     });
   }

@@ -109,10 +109,12 @@ export class PerfSession {
   /**
    * Begins the transaction. For a superuser, pg_stat_statements stops tracking inside it (SET LOCAL, gone at the
    * rollback): pgmcp's EXPLAINs, PREPAREs and catalog queries stay out of the statistics the workload is read from.
+   * `before` is sent in the same text: a pooler in transaction mode (PgBouncer) then keeps the same server
+   * connection, where the hypothetical indexes are.
    */
-  private async begin(): Promise<void> {
+  private async begin(before = ''): Promise<void> {
     await this.raw(
-      `${this.readWrite ? 'BEGIN' : 'BEGIN TRANSACTION READ ONLY'}; ` +
+      `${before}${this.readWrite ? 'BEGIN' : 'BEGIN TRANSACTION READ ONLY'}; ` +
         "SELECT pg_catalog.set_config('pg_stat_statements.track', 'none', true) WHERE current_setting('is_superuser') = 'on'",
     );
     this.forcedGeneric = false;
@@ -120,8 +122,7 @@ export class PerfSession {
 
   /** Ends the transaction (always a rollback) and begins a new one of the same kind, e.g. after a statement failed. */
   async restart(): Promise<void> {
-    await this.raw('ROLLBACK');
-    await this.begin();
+    await this.begin('ROLLBACK; ');
   }
 
   /** True when the transaction failed and only ROLLBACK is accepted. */
@@ -221,9 +222,7 @@ export class PerfSession {
     } catch (err) {
       // The batch stopped at the failing statement: the prepared statement may exist.
       if (err instanceof StatementFailure) {
-        await this.raw('ROLLBACK');
-        await this.raw('DEALLOCATE ALL');
-        await this.begin();
+        await this.begin('ROLLBACK; DEALLOCATE ALL; ');
         throw new StatementFailure(err.pgError, prefix.length);
       }
       throw err;
@@ -242,10 +241,9 @@ export class PerfSession {
     let broken = this.destroy;
     const status = () => (this.client as unknown as { getTransactionStatus?: () => string }).getTransactionStatus?.();
     try {
-      if (this.hypopgReset) {
-        if (status() === 'E') await this.client.query('ROLLBACK');
-        await this.client.query(this.hypopgReset);
-      }
+      // Reset where the hypothetical indexes are: inside the transaction, or in the same text as its ROLLBACK.
+      if (this.hypopgReset)
+        await this.client.query(status() === 'E' ? `ROLLBACK; ${this.hypopgReset}` : this.hypopgReset);
       if (status() !== 'I') await this.client.query('ROLLBACK');
     } catch {
       broken = true;

@@ -151,8 +151,15 @@ beforeAll(async () => {
     create sequence nearly_done as integer;
     select setval('nearly_done', 2040109466);
     create table healthy (id bigint generated always as identity primary key, v int);
-    analyze;
+    create sequence legacy_seq;
+    create table legacy (id int not null default nextval('legacy_seq') primary key);
+    select setval('legacy_seq', 1950000000);
+    create table churn (id int primary key, k text not null);
+    insert into churn select g, md5(g::text) from generate_series(1, 300000) g;
+    create index churn_k on churn (k);
+    delete from churn where id % 10 <> 0;
   `);
+  await health.query('vacuum analyze');
   // A unique index built concurrently that fails on duplicates stays behind INVALID.
   await expect(health.query('create unique index concurrently parent_b_unique on parent (b)')).rejects.toThrow(
     /could not create unique index/,
@@ -585,6 +592,20 @@ describe('pg_perf health_report', () => {
     expect(f?.evidence).toMatch(/^95% of its range used/);
     expect(f?.fix).toBe('ALTER SEQUENCE public.nearly_done AS bigint;');
     expect(finding('sequences', /healthy/)).toBeUndefined();
+  });
+
+  it('finds an int column fed by a bigint sequence near the column’s limit', () => {
+    const f = finding('sequences', /legacy_seq$/);
+    expect(f?.severity).toBe('critical');
+    expect(f?.evidence).toMatch(/of 2147483647 \(the integer column public\.legacy\.id/);
+    expect(f?.fix).toMatch(/^ALTER TABLE public\.legacy ALTER COLUMN id TYPE bigint;/);
+  });
+
+  it('estimates index bloat', () => {
+    const f = finding('bloated_indexes', /churn_k$/);
+    expect(f?.evidence).toMatch(/~\d+% bloat \(estimate\)/);
+    expect(f?.fix).toBe('REINDEX INDEX CONCURRENTLY public.churn_k;');
+    expect(finding('bloated_indexes', /churn_pkey$/)).toBeUndefined();
   });
 
   it('finds the unvalidated constraint', () => {

@@ -55,7 +55,7 @@ export async function runIndexAdvice(
   const timeS = args.time_budget_s ?? 30;
   const maxIndexes = args.max_indexes ?? 10;
   const minPercent = args.min_improvement_percent ?? 1;
-  const limit = Math.min(args.limit ?? 50, 200);
+  const limit = args.limit ?? 50;
   const started = performance.now();
 
   // Given statements are checked before anything is sent.
@@ -162,6 +162,7 @@ export async function runIndexAdvice(
       paramCount: e.stmt ? paramCount(e.stmt) : 0,
       weight: e.weight,
       reads: shapes[i]?.reads ?? new Set<number>(),
+      columns: columnsUsed(shapes[i]),
       skip: e.skipped !== undefined || shapes[i] === undefined,
     }));
 
@@ -294,6 +295,22 @@ export async function runIndexAdvice(
     }
     return { advice, version: session.version };
   });
+}
+
+/** Per table read: the columns a statement uses (null when it uses all of them). */
+function columnsUsed(shape: StatementShape | undefined): Map<number, Set<string> | null> {
+  const out = new Map<number, Set<string> | null>();
+  for (const use of shape?.uses ?? []) {
+    const oid = use.table.oid;
+    const cols =
+      use.needed === null
+        ? null
+        : new Set([...use.needed, ...use.order.map((k) => k.column), ...use.group.map((k) => k.column)]);
+    const had = out.get(oid);
+    if (had === null || cols === null) out.set(oid, null);
+    else out.set(oid, new Set([...(had ?? []), ...cols]));
+  }
+  return out;
 }
 
 function round(n: number): number {

@@ -62,10 +62,10 @@ export const perfInput = z.object({
     .number()
     .int()
     .min(1)
-    .max(500)
+    .max(200)
     .optional()
     .describe(
-      'top_queries: statements shown (default 10, at most 100); index_advice: workload statements taken from pg_stat_statements (default 50)',
+      'top_queries: statements shown (default 10, at most 100); index_advice: statements taken from pg_stat_statements (default 50, at most 200)',
     ),
   size_budget_mb: z
     .number()
