@@ -12,7 +12,7 @@
  * Starts and stops its own throwaway PostgreSQL 15. Writes bench/results/execute-NAME.json and
  * bench/results/execute-NAME.md and prints the markdown on stdout (progress goes to stderr).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -20,6 +20,7 @@ import { WriteFlight } from '../src/db/write-flight.js';
 import { startPostgres } from '../test/support/postgres-server.js';
 import { describeEnvironment } from './lib/environment.js';
 import { type LatencyPlan, measureLatency, type Target } from './lib/latency.js';
+import { BINARY, BUNDLE, RESULTS_DIR, root } from './lib/paths.js';
 import { cpuMs } from './lib/proc.js';
 import { type RunningServer, type ServerSpec, startServer } from './lib/spawn-server.js';
 import { ratio, round, type Summary, summarize } from './lib/stats.js';
@@ -30,21 +31,6 @@ const { values: opts } = parseArgs({
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function findRoot(): string {
-  let dir = process.cwd();
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pgmcp') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('run from inside the pgmcp repository');
-    dir = up;
-  }
-}
-
-const root = findRoot();
-const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
-const BUNDLE = path.join(root, 'dist/pgmcp.cjs');
-const RESULTS_DIR = path.join(root, 'bench/results');
 const INSERT = 'insert into bench_insert (n, note) values ($1, $2)';
 
 interface Series {

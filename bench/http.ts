@@ -15,7 +15,7 @@
  * PostgreSQL for CPU, which the report shows (client CPU per call). Writes bench/results/http-NAME.json and .md and
  * prints the markdown on stdout (progress on stderr).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ import pg from 'pg';
 import { type SpawnedGateway, spawnGateway } from '../test/integration/http-helpers.js';
 import { startPostgres } from '../test/support/postgres-server.js';
 import { describeEnvironment } from './lib/environment.js';
+import { BINARY, BUNDLE, RESULTS_DIR, root } from './lib/paths.js';
 import { cpuMs, readMem, watchMem } from './lib/proc.js';
 import { ratio, round, type Summary, summarize } from './lib/stats.js';
 
@@ -41,21 +42,6 @@ const { values: opts } = parseArgs({
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function findRoot(): string {
-  let dir = process.cwd();
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pgmcp') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('run from inside the pgmcp repository');
-    dir = up;
-  }
-}
-
-const root = findRoot();
-const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
-const BUNDLE = path.join(root, 'dist/pgmcp.cjs');
-const RESULTS_DIR = path.join(root, 'bench/results');
 const SQL = 'select 1 as one';
 
 const PATHS = ['sdk', 'raw', 'direct'] as const;

@@ -12,13 +12,14 @@
  * tables (1.1M rows in all, vacuumed and analysed). Writes bench/results/index-advice-NAME.json and .md and prints
  * the markdown on stdout (progress goes to stderr).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
 import { startPostgres } from '../test/support/postgres-server.js';
 import { describeEnvironment } from './lib/environment.js';
+import { BINARY, BUNDLE, RESULTS_DIR, root } from './lib/paths.js';
 import { cpuMs } from './lib/proc.js';
 import { startServer } from './lib/spawn-server.js';
 import { round, type Summary, summarize } from './lib/stats.js';
@@ -32,22 +33,6 @@ const { values: opts } = parseArgs({
 });
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-function findRoot(): string {
-  let dir = process.cwd();
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pgmcp') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('run from inside the pgmcp repository');
-    dir = up;
-  }
-}
-
-const root = findRoot();
-const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
-const BUNDLE = path.join(root, 'dist/pgmcp.cjs');
-const RESULTS_DIR = path.join(root, 'bench/results');
 
 const SCHEMA = `
   create extension hypopg;

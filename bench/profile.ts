@@ -8,13 +8,14 @@
  * (bundled like run.ts: esbuild bench/profile.ts --bundle --platform=node --format=esm --packages=external
  *  --outfile=node_modules/.cache/pgmcp-bench/profile.mjs). Writes bench/results/profile-MODE.md and prints it.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startPostgres } from '../test/support/postgres-server.js';
 import { type CpuProfile, type ProfileSummary, type Row, summarizeProfile } from './lib/cpuprofile.js';
+import { root } from './lib/paths.js';
 import { cpuMs } from './lib/proc.js';
 import { startServer } from './lib/spawn-server.js';
 
@@ -27,17 +28,6 @@ const { values: opts } = parseArgs({
 });
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-function findRoot(): string {
-  let dir = process.cwd();
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pgmcp') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('run from inside the pgmcp repository');
-    dir = up;
-  }
-}
 
 /** Rows with self and total time per unit (a call: µs; a start: ms). */
 function table(rows: Row[], units: number, unit: 'call' | 'start'): string[] {
@@ -73,7 +63,6 @@ function merge(summaries: ProfileSummary[]): ProfileSummary {
 }
 
 async function main(): Promise<void> {
-  const root = findRoot();
   const mode = opts.mode === 'startup' ? 'startup' : 'calls';
   const calls = Number(opts.calls);
   const starts = Number(opts.starts);

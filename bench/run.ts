@@ -24,6 +24,7 @@ import { startPostgres } from '../test/support/postgres-server.js';
 import { pagedBigResults, wholeBigResultRaw, wholeBigResultSdk } from './lib/big-result.js';
 import { describeEnvironment } from './lib/environment.js';
 import { type LatencyPlan, measureLatency, type Target } from './lib/latency.js';
+import { BINARY, BUNDLE, RESULTS_DIR, root } from './lib/paths.js';
 import { cpuMs, readMem } from './lib/proc.js';
 import { type LatencyKind, type LatencyResult, type Results, renderSummary } from './lib/report.js';
 import { type RunningServer, type ServerSpec, startServer } from './lib/spawn-server.js';
@@ -43,24 +44,9 @@ const { values: opts } = parseArgs({
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function findRoot(): string {
-  let dir = process.cwd();
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pgmcp') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('run from inside the pgmcp repository');
-    dir = up;
-  }
-}
-
-const root = findRoot();
-const BUNDLE = path.join(root, 'dist/pgmcp.cjs');
-const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
 const BUN = path.join(root, 'node_modules/.bin/bun');
 const REF_DIR = path.join(root, 'bench/.cache/ref');
 const REF_PKG_DIR = path.join(REF_DIR, 'node_modules', REFERENCE_PACKAGE);
-const RESULTS_DIR = path.join(root, 'bench/results');
 const NODE = (globalThis as { Bun?: unknown }).Bun ? 'node' : process.execPath;
 
 /** The reference server, installed with npm into bench/.cache/ref (outside the project's dependency tree). */
