@@ -8,6 +8,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
+import { start } from '../../src/bootstrap.js';
+import { Authenticator } from '../../src/http/auth.js';
+import { Gateway } from '../../src/http/gateway.js';
+import { defineTool, type ToolDefinition } from '../../src/tools/define.js';
+import { ToolError } from '../../src/tools/errors.js';
+import { toolsFor } from '../../src/tools/registry.js';
 import { pgEnv } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 import { connect, removeTempDirs, type SpawnedGateway, spawnGateway, tempDir } from './http-helpers.js';
@@ -70,10 +77,10 @@ describe('MCP Inspector CLI over HTTP', () => {
 });
 
 describe('@modelcontextprotocol/conformance server scenarios', () => {
-  async function scenario(name: string): Promise<{ code: number; out: string }> {
+  async function scenario(name: string, url = gw.url): Promise<{ code: number; out: string }> {
     const cwd = tempDir('pgmcp-conformance-');
     try {
-      const { stdout, stderr } = await run(BUN, [CONFORMANCE, 'server', '--url', gw.url, '--scenario', name], {
+      const { stdout, stderr } = await run(BUN, [CONFORMANCE, 'server', '--url', url, '--scenario', name], {
         cwd,
         timeout: 90_000,
       });
@@ -93,12 +100,42 @@ describe('@modelcontextprotocol/conformance server scenarios', () => {
     },
   );
 
-  // tools-call-error calls a tool named `test_error_handling` (from the conformance reference server) and fails on
-  // anything else: pgmcp has no such tool, and an unknown tool is a JSON-RPC error (-32602) by the spec, not an
-  // isError result. Adding a test-only tool to the product to satisfy it would be faking it. The behaviour the
-  // scenario checks — a failing tool answers `isError: true` with a text message — is checked below with pgmcp's
-  // own tool instead.
-  it.skip('tools-call-error: needs the reference tool test_error_handling, which pgmcp does not have', () => {});
+  // tools-call-error calls a tool named `test_error_handling` (from the conformance reference server). pgmcp has no
+  // such tool, and adding one to the product would be faking it; so the scenario runs against pgmcp's own gateway,
+  // dispatcher and error path with that one tool added as a test fixture (a defineTool that fails as a tool error).
+  it('tools-call-error passes (pgmcp gateway + a fixture tool named as the scenario expects)', async () => {
+    const started = await start({
+      flags: {},
+      env: { ...pgEnv(db), PGMCP_LOG_LEVEL: 'error', PGMCP_TRANSPORT: 'http', PGMCP_HTTP_PORT: '0' },
+    });
+    const fixture = defineTool({
+      name: 'test_error_handling',
+      title: 'Conformance fixture',
+      description: 'Always fails with a tool error (test fixture for the conformance scenario tools-call-error).',
+      toolset: 'core',
+      readOnly: true,
+      input: z.object({}),
+      output: z.object({}),
+      async handler() {
+        throw new ToolError('this tool always fails: conformance fixture', { code: 'fixture' });
+      },
+    });
+    const { http } = started.app.config;
+    const gateway = new Gateway(
+      started.app,
+      { http, auth: new Authenticator({ trustIdentityHeaders: false, identityHeader: http.identityHeader }) },
+      [...toolsFor(started.app.config, started.app.components), fixture as unknown as ToolDefinition],
+    );
+    try {
+      const listening = await gateway.listen();
+      const { code, out } = await scenario('tools-call-error', listening.url);
+      expect(out, out).toMatch(/Passed: (\d+)\/\1, 0 failed/);
+      expect(code, out).toBe(0);
+    } finally {
+      await gateway.shutdown(1000);
+      await started.shutdown();
+    }
+  });
 
   it('what tools-call-error checks, with a pgmcp tool: a failing call is isError with a text message', async () => {
     const s = await connect(gw.url);
