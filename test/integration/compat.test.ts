@@ -9,10 +9,8 @@ import { existsSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pgEnv } from '../support/mcp-client.js';
@@ -21,10 +19,11 @@ import {
   connect,
   initializeBody,
   MCP_HEADERS,
-  type Result,
+  type McpSession,
   raw,
   removeTempDirs,
   type SpawnedGateway,
+  sessionOver,
   spawnGateway,
   spawnServing,
   startTestGateway,
@@ -221,40 +220,14 @@ describe('pgmcp health', () => {
   });
 });
 
-interface SseSession {
-  client: Client;
-  transport: SSEClientTransport;
-  call(name: string, args?: Record<string, unknown>): Promise<Result>;
-  ok(name: string, args?: Record<string, unknown>): Promise<Result>;
-  close(): Promise<void>;
-}
+type SseSession = McpSession<SSEClientTransport>;
 
 /** A real SDK client over the legacy HTTP+SSE transport, with a bearer token. */
-async function connectSse(base: string, token?: string): Promise<SseSession> {
+function connectSse(base: string, token?: string): Promise<SseSession> {
   const transport = new SSEClientTransport(new URL(`${base}/sse`), {
     requestInit: { headers: token ? { authorization: `Bearer ${token}` } : {} },
   });
-  const client = new Client({ name: 'pgmcp-sse-test', version: '0' });
-  await client.connect(transport);
-  const call = async (name: string, args: Record<string, unknown> = {}): Promise<Result> => {
-    const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-    const text = result.content
-      .filter((c) => c.type === 'text')
-      .map((c) => (c as { text: string }).text)
-      .join('\n');
-    return { ...result, text };
-  };
-  return {
-    client,
-    transport,
-    call,
-    async ok(name, args = {}) {
-      const r = await call(name, args);
-      if (r.isError) throw new Error(`${name} ${JSON.stringify(args)} failed: ${r.text}`);
-      return r;
-    },
-    close: () => client.close(),
-  };
+  return sessionOver(transport, 'pgmcp-sse-test');
 }
 
 interface RawStream {

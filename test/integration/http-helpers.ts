@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { App } from '../../src/app.js';
 import { start } from '../../src/bootstrap.js';
@@ -107,23 +108,20 @@ export function writeTokensFile(
 
 export type Result = CallToolResult & { text: string };
 
-export interface McpSession {
+export interface McpSession<T = StreamableHTTPClientTransport> {
   client: Client;
-  transport: StreamableHTTPClientTransport;
+  transport: T;
   call(name: string, args?: Record<string, unknown>): Promise<Result>;
   ok(name: string, args?: Record<string, unknown>): Promise<Result>;
   close(): Promise<void>;
 }
 
-/** A real SDK client over Streamable HTTP, with a bearer token and extra headers when given. */
-export async function connect(url: string, token?: string, headers: Record<string, string> = {}): Promise<McpSession> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) } },
-  });
-  const client = new Client({ name: 'pgmcp-http-test', version: '0' });
+/** Connects a real SDK client over `transport` and gives it `call` (text joined) and `ok` (throws on isError). */
+export async function sessionOver<T extends Transport>(transport: T, name: string): Promise<McpSession<T>> {
+  const client = new Client({ name, version: '0' });
   await client.connect(transport);
-  const call = async (name: string, args: Record<string, unknown> = {}): Promise<Result> => {
-    const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
+  const call = async (tool: string, args: Record<string, unknown> = {}): Promise<Result> => {
+    const result = (await client.callTool({ name: tool, arguments: args })) as CallToolResult;
     const text = result.content
       .filter((c) => c.type === 'text')
       .map((c) => (c as { text: string }).text)
@@ -134,13 +132,21 @@ export async function connect(url: string, token?: string, headers: Record<strin
     client,
     transport,
     call,
-    async ok(name, args = {}) {
-      const r = await call(name, args);
-      if (r.isError) throw new Error(`${name} ${JSON.stringify(args)} failed: ${r.text}`);
+    async ok(tool, args = {}) {
+      const r = await call(tool, args);
+      if (r.isError) throw new Error(`${tool} ${JSON.stringify(args)} failed: ${r.text}`);
       return r;
     },
     close: () => client.close(),
   };
+}
+
+/** A real SDK client over Streamable HTTP, with a bearer token and extra headers when given. */
+export function connect(url: string, token?: string, headers: Record<string, string> = {}): Promise<McpSession> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) } },
+  });
+  return sessionOver(transport, 'pgmcp-http-test');
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
