@@ -18,9 +18,9 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { WriteFlight } from '../src/db/write-flight.js';
 import { startPostgres } from '../test/support/postgres-server.js';
-import { describeEnvironment } from './lib/environment.js';
+import { describePgmcpEnvironment, type Environment } from './lib/environment.js';
 import { type LatencyPlan, measureLatency, type Target } from './lib/latency.js';
-import { BINARY, BUNDLE, RESULTS_DIR, root } from './lib/paths.js';
+import { BINARY, RESULTS_DIR } from './lib/paths.js';
 import { cpuMs } from './lib/proc.js';
 import { type RunningServer, type ServerSpec, startServer } from './lib/spawn-server.js';
 import { ratio, round, type Summary, summarize } from './lib/stats.js';
@@ -58,16 +58,7 @@ async function main(): Promise<void> {
     await direct.connect();
     await batchClient.connect();
     await direct.query('create table bench_insert (id bigserial primary key, n int not null, note text not null)');
-    const pgVersion =
-      (await direct.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? null;
-    const environment = describeEnvironment({
-      root,
-      bun: path.join(root, 'node_modules/.bin/bun'),
-      bundle: BUNDLE,
-      binary: BINARY,
-      referencePackageJson: path.join(root, 'bench/.cache/none/package.json'),
-      postgresVersion: pgVersion,
-    });
+    const environment = await describePgmcpEnvironment(direct);
 
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -210,7 +201,7 @@ async function main(): Promise<void> {
 function render(r: {
   name: string;
   plan: LatencyPlan & { statement: string; timedCallsPerPath: number };
-  environment: ReturnType<typeof describeEnvironment>;
+  environment: Environment;
   series: Record<string, Series>;
   ratios: Record<string, number | null>;
 }): string {

@@ -26,8 +26,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import pg from 'pg';
 import { type SpawnedGateway, spawnGateway } from '../test/integration/http-helpers.js';
 import { startPostgres } from '../test/support/postgres-server.js';
-import { describeEnvironment } from './lib/environment.js';
-import { BINARY, BUNDLE, RESULTS_DIR, root } from './lib/paths.js';
+import { describePgmcpEnvironment, type Environment } from './lib/environment.js';
+import { BINARY, RESULTS_DIR } from './lib/paths.js';
 import { cpuMs, readMem, watchMem } from './lib/proc.js';
 import { ratio, round, type Summary, summarize } from './lib/stats.js';
 
@@ -219,16 +219,7 @@ async function main(): Promise<void> {
   const raws: RawSession[] = [];
   try {
     await verify.connect();
-    const pgVersion =
-      (await verify.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? null;
-    const environment = describeEnvironment({
-      root,
-      bun: path.join(root, 'node_modules/.bin/bun'),
-      bundle: BUNDLE,
-      binary: BINARY,
-      referencePackageJson: path.join(root, 'bench/.cache/none/package.json'),
-      postgresVersion: pgVersion,
-    });
+    const environment = await describePgmcpEnvironment(verify);
 
     gw = await spawnGateway(BINARY, [], {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -455,7 +446,7 @@ interface Out {
     sql: string;
     poolSize: number;
   };
-  environment: ReturnType<typeof describeEnvironment>;
+  environment: Environment;
   paths: Record<PathId, PathSummary>;
   ratios: Record<string, number | null>;
   rounds: RoundResult[];

@@ -18,8 +18,8 @@ import { parseArgs } from 'node:util';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
 import { startPostgres } from '../test/support/postgres-server.js';
-import { describeEnvironment } from './lib/environment.js';
-import { BINARY, BUNDLE, RESULTS_DIR, root } from './lib/paths.js';
+import { describePgmcpEnvironment, type Environment } from './lib/environment.js';
+import { BINARY, RESULTS_DIR } from './lib/paths.js';
 import { cpuMs } from './lib/proc.js';
 import { startServer } from './lib/spawn-server.js';
 import { round, type Summary, summarize } from './lib/stats.js';
@@ -151,17 +151,8 @@ async function main(): Promise<void> {
     await direct.query(SCHEMA);
     await direct.query('vacuum analyze');
     const setupS = round((performance.now() - t0) / 1000, 1);
-    const pgVersion =
-      (await direct.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? null;
     const indexesBefore = (await direct.query<{ n: number }>('select count(*)::int as n from pg_indexes')).rows[0]?.n;
-    const environment = describeEnvironment({
-      root,
-      bun: path.join(root, 'node_modules/.bin/bun'),
-      bundle: BUNDLE,
-      binary: BINARY,
-      referencePackageJson: path.join(root, 'bench/.cache/none/package.json'),
-      postgresVersion: pgVersion,
-    });
+    const environment = await describePgmcpEnvironment(direct);
     const app = await startServer({
       id: 'binary',
       label: 'pgmcp binary (bun)',
@@ -278,7 +269,7 @@ function render(
     name: string;
     runs: number;
     setupS: number;
-    environment: ReturnType<typeof describeEnvironment>;
+    environment: Environment;
     wallMs: Summary;
     serverElapsedMs: Summary;
     serverCpuMsPerCall: Summary;

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BINARY, BUNDLE, root } from './paths.js';
 
 export interface Environment {
   date: string;
@@ -99,4 +100,22 @@ export function describeEnvironment(input: EnvironmentInput): Environment {
       binaryBytes: size(input.binary),
     },
   };
+}
+
+/**
+ * The environment of a bench that measures pgmcp alone (no reference server): the server version asked from
+ * `client`, the repository's executables.
+ */
+export async function describePgmcpEnvironment(client: {
+  query<R>(sql: string): Promise<{ rows: R[] }>;
+}): Promise<Environment> {
+  const version = (await client.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v;
+  return describeEnvironment({
+    root,
+    bun: path.join(root, 'node_modules/.bin/bun'),
+    bundle: BUNDLE,
+    binary: BINARY,
+    referencePackageJson: path.join(root, 'bench/.cache/none/package.json'),
+    postgresVersion: version ?? null,
+  });
 }
