@@ -7,6 +7,7 @@ import { TransactionRegistry } from './db/transactions.js';
 import type { Logger } from './log.js';
 import { makeRedactor } from './safety/redact.js';
 import { ConfirmationTokens } from './safety/tokens.js';
+import { CITUS_EXTENSION_SQL, CitusDetection } from './tools/citus-detection.js';
 import type { Auditor, AuditRecord } from './tools/dispatch.js';
 import type { Components } from './tools/registry.js';
 
@@ -22,6 +23,8 @@ export interface App {
   /** Open pg_tx transactions (each on its own connection); a session's are rolled back when it ends. */
   transactions: TransactionRegistry;
   components: Components;
+  /** Whether the default database has Citus: sets `components.citus` (src/tools/citus-detection.ts). */
+  citus: CitusDetection;
   startedAt: number;
   /** Keeps count of a tool call in progress, so that shutdown can let it finish. */
   track<T>(call: Promise<T>): Promise<T>;
@@ -80,6 +83,11 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   const pools = new PoolManager(config, log);
   const transactions = new TransactionRegistry(pools, config, log);
   const auditor = makeAuditor(config, options.auditToStderr ?? true);
+  const citus = new CitusDetection(components, log);
+  // Asked now, beside the MCP handshake: tools/list waits for the answer only briefly.
+  if (!options.components && config.cluster.citusTools === 'auto') {
+    citus.start(async () => (await pools.get().query(CITUS_EXTENSION_SQL)).rows[0]?.extversion ?? null);
+  }
   const inflight = new Set<Promise<unknown>>();
   const sessionEndListeners: ((sessionId: string) => Promise<void>)[] = [];
   // A session's transactions are rolled back when it ends.
@@ -93,6 +101,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     confirmations: new ConfirmationTokens({ ttlMs: config.limits.confirmTokenTtlMs }),
     transactions,
     components,
+    citus,
     startedAt: Date.now(),
     track(call) {
       inflight.add(call);

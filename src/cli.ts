@@ -121,6 +121,7 @@ export function buildProgram(): Command {
     .option('--json', 'print definitions with their JSON schemas')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withStarted(cmd, async (started) => {
+        await started.app.citus.settled();
         process.stdout.write(`${toolsCommand(started.app.config, started.app.components, o.json === true)}\n`);
         await started.shutdown();
       });

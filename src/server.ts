@@ -11,11 +11,11 @@ import type { JsonSchemaType, jsonSchemaValidator } from '@modelcontextprotocol/
 import type { App } from './app.js';
 import { fingerprintStatement } from './sql/fingerprint.js';
 import { initParser } from './sql/parser.js';
+import { followTools } from './tools/citus-detection.js';
 import type { Caller, ToolContext } from './tools/context.js';
 import { type AccessLevel, accessAllows, requiredAccess, type ToolDefinition } from './tools/define.js';
 import { dispatchTool, effectiveAccess } from './tools/dispatch.js';
 import { parseArguments, toolListing } from './tools/listing.js';
-import { toolsFor } from './tools/registry.js';
 import { VERSION } from './version.js';
 
 function instructions(access: AccessLevel): string {
@@ -51,20 +51,31 @@ function lazyValidator(): jsonSchemaValidator {
  * tools/call validates the arguments once and runs every tool through the same dispatcher. An unknown tool is a
  * protocol error; bad arguments and expected failures are `isError` results; bugs are protocol errors.
  */
-export function createMcpServer(
-  app: App,
-  caller: Caller,
-  definitions: readonly ToolDefinition[] = toolsFor(app.config, app.components),
-): Server {
+export function createMcpServer(app: App, caller: Caller, definitions?: readonly ToolDefinition[]): Server {
   // tools/list shows what this caller's scope allows; a call naming another tool is refused by the dispatcher.
   const granted = effectiveAccess(app.config.access, caller);
   const server = new Server(
     { name: 'pgmcp', version: VERSION },
-    { capabilities: { tools: {} }, instructions: instructions(granted), jsonSchemaValidator: lazyValidator() },
+    {
+      capabilities: { tools: { listChanged: true } },
+      instructions: instructions(granted),
+      jsonSchemaValidator: lazyValidator(),
+    },
   );
-  const tools = new Map<string, ToolDefinition>(definitions.map((d) => [d.name, d]));
-  const visible = definitions.filter((d) => accessAllows(granted, requiredAccess(d)));
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: visible.map(toolListing) }));
+  let tools = new Map<string, ToolDefinition>();
+  let visible: ToolDefinition[] = [];
+  let listed = false;
+  // The tools follow Citus detection (unless fixed): a client that has listed them hears of a change.
+  const unfollow = followTools(app, definitions, (defs) => {
+    tools = new Map(defs.map((d) => [d.name, d]));
+    visible = defs.filter((d) => accessAllows(granted, requiredAccess(d)));
+    if (listed) server.sendToolListChanged().catch(() => undefined);
+  });
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    await app.citus.settled();
+    listed = true;
+    return { tools: visible.map(toolListing) };
+  });
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const def = tools.get(request.params.name);
     if (!def) {
@@ -104,6 +115,9 @@ export function createMcpServer(
     return app.track(dispatchTool(def, parsed.args, ctx, app.audit, fingerprintArgs));
   });
   // However the session ends (transport closed, client gone), what it holds is released.
-  server.onclose = () => void app.sessionEnded(caller.sessionId);
+  server.onclose = () => {
+    unfollow();
+    void app.sessionEnded(caller.sessionId);
+  };
   return server;
 }

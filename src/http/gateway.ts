@@ -14,8 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { App } from '../app.js';
 import type { Config } from '../config/settings.js';
+import { followTools } from '../tools/citus-detection.js';
 import type { ToolDefinition } from '../tools/define.js';
-import { toolsFor } from '../tools/registry.js';
 import { type Authenticator, type Principal, principalKey } from './auth.js';
 import { isLoopbackBind, makeRequestGuard, type RequestGuard } from './guard.js';
 import { checkHealth } from './health.js';
@@ -64,15 +64,18 @@ export class Gateway {
   readonly legacy: LegacySseSessions;
   private readonly server: http.Server;
   private readonly guard: RequestGuard;
-  private readonly tools: Map<string, ToolDefinition>;
+  private tools = new Map<string, ToolDefinition>();
   private shuttingDown = false;
 
   constructor(
     private readonly app: App,
     private readonly options: GatewayOptions,
-    definitions: readonly ToolDefinition[] = toolsFor(app.config, app.components),
+    definitions?: readonly ToolDefinition[],
   ) {
-    this.tools = new Map(definitions.map((d) => [d.name, d]));
+    // POST /tools/NAME finds its tool here; it follows Citus detection like the sessions' servers do.
+    followTools(app, definitions, (defs) => {
+      this.tools = new Map(defs.map((d) => [d.name, d]));
+    });
     this.metrics = new GatewayMetrics(app, () => this.sessions.size + this.legacy.size);
     // Every audited call (MCP and REST) is counted in the metrics too.
     app.audit = this.metrics.wrapAuditor(app.audit);
@@ -339,6 +342,7 @@ export class Gateway {
       if (!res.writableFinished) controller.abort();
     });
     try {
+      await this.app.citus.settled();
       const answer = await callToolOverHttp(
         this.app,
         this.tools,

@@ -4,6 +4,7 @@
  */
 import type { App } from '../app.js';
 import { connectionFailure } from '../db/connect-error.js';
+import { CITUS_EXTENSION_SQL } from '../tools/citus-detection.js';
 import { formatToolError } from '../tools/errors.js';
 import { VERSION } from '../version.js';
 
@@ -47,7 +48,7 @@ export async function checkHealth(
   try {
     const pool = app.pools.get();
     const query = pool.query<{ version: string; citus: string | null }>(
-      "SELECT current_setting('server_version') AS version, (SELECT extversion FROM pg_extension WHERE extname = 'citus') AS citus",
+      `SELECT current_setting('server_version') AS version, (${CITUS_EXTENSION_SQL}) AS citus`,
     );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -62,6 +63,8 @@ export async function checkHealth(
       ...(row ? { server_version: row.version } : {}),
     };
     citus = row?.citus ? { status: 'installed', version: row.citus } : { status: 'absent' };
+    // The same answer as start-up detection: a database that was unreachable then registers the Citus tools now.
+    app.citus.record(row?.citus ?? null);
   } catch (err) {
     postgres = {
       status: 'failed',

@@ -46,7 +46,8 @@ export class LegacySseSessions {
 
   constructor(
     private readonly app: App,
-    private readonly definitions: readonly ToolDefinition[],
+    /** Fixed tools (tests); by default each session's server follows the configuration and Citus detection. */
+    private readonly definitions: readonly ToolDefinition[] | undefined,
     private readonly idleMs: number,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,

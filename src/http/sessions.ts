@@ -42,7 +42,8 @@ export class SessionRegistry {
 
   constructor(
     private readonly app: App,
-    private readonly definitions: readonly ToolDefinition[],
+    /** Fixed tools (tests); by default each session's server follows the configuration and Citus detection. */
+    private readonly definitions: readonly ToolDefinition[] | undefined,
     private readonly options: SessionOptions,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
