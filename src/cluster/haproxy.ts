@@ -1,6 +1,8 @@
 /**
- * HAProxy statistics, from the HTTP stats page (`;csv`) or the runtime-API socket (`show stat`, `show info`); both
- * give the same CSV, parsed into the same shape.
+ * HAProxy statistics, from the HTTP stats page (`;csv`) or the runtime API (`show stat`, `show info`); both give the
+ * same CSV, parsed into the same shape. The runtime API is reached on a UNIX socket path or on `host:port` (a `stats
+ * socket ipv4@…` line); it alone takes changes (enable/disable/drain a server, set its weight), and only at level admin.
+ * The HTTP stats page is read-only here.
  */
 import net from 'node:net';
 
@@ -113,18 +115,49 @@ export function parseInfo(text: string): Record<string, string> {
 }
 
 export interface HaproxyOptions {
-  /** An http(s) stats URL (with or without `;csv`) or the path of a runtime-API socket. */
+  /** An http(s) stats URL (with or without `;csv`), the path of a runtime-API socket, or its `host:port`. */
   target: string;
   timeoutMs?: number;
 }
 
+/** The administrative states `set server … state` takes. */
+export const SERVER_STATES = ['ready', 'drain', 'maint'] as const;
+export type ServerState = (typeof SERVER_STATES)[number];
+
+/** Backend and server names the runtime API is given: names or `#id`, nothing that could end a command. */
+export const HAPROXY_NAME = /^#?[A-Za-z0-9_.:-]{1,100}$/;
+
+/** A runtime-API TCP address (`host:port`, `tcp://host:port`, `ipv4@host:port`), or null for a socket path. */
+export function runtimeApiAddress(target: string): { host: string; port: number } | null {
+  const m = /^(?:tcp:\/\/|ipv4@|ipv6@)?(\[[^\]]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(target);
+  if (!m || target.startsWith('/')) return null;
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/** The runtime API refused a command; the message is HAProxy's own. */
+export class HaproxyCommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly answer: string,
+  ) {
+    super(`HAProxy refused \`${command}\`: ${answer}`);
+    this.name = 'HaproxyCommandError';
+  }
+}
+
 export class HaproxyClient {
+  /** `socket`: the runtime API (a socket path or host:port); `http`: the stats page. */
   readonly kind: 'http' | 'socket';
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: HaproxyOptions) {
     this.kind = /^https?:\/\//i.test(opts.target) ? 'http' : 'socket';
     this.timeoutMs = opts.timeoutMs ?? 3000;
+  }
+
+  /** Whether changes are possible: only through the runtime API (and only if its level is admin, which HAProxy checks). */
+  get canAdminister(): boolean {
+    return this.kind === 'socket';
   }
 
   async stats(): Promise<HaproxyRow[]> {
@@ -150,10 +183,39 @@ export class HaproxyClient {
     return parseInfo(await this.command('show info'));
   }
 
+  /** `enable server B/S`: leaves maintenance; health checks resume. */
+  enableServer(backend: string, server: string): Promise<void> {
+    return this.change(`enable server ${serverRef(backend, server)}`);
+  }
+
+  /** `disable server B/S`: maintenance (MAINT): no traffic, no health checks. */
+  disableServer(backend: string, server: string): Promise<void> {
+    return this.change(`disable server ${serverRef(backend, server)}`);
+  }
+
+  /** `set server B/S state ready|drain|maint`. */
+  setServerState(backend: string, server: string, state: ServerState): Promise<void> {
+    return this.change(`set server ${serverRef(backend, server)} state ${state}`);
+  }
+
+  /** `set weight B/S N` (0–256). */
+  setWeight(backend: string, server: string, weight: number): Promise<void> {
+    if (!Number.isInteger(weight) || weight < 0 || weight > 256) throw new Error(`weight ${weight} is not 0–256`);
+    return this.change(`set weight ${serverRef(backend, server)} ${weight}`);
+  }
+
+  /** A command that answers nothing when it worked and HAProxy's reason when it did not. */
+  private async change(command: string): Promise<void> {
+    if (!this.canAdminister) throw new Error('changes need the HAProxy runtime API; a stats URL is read-only');
+    const answer = (await this.command(command)).trim();
+    if (answer !== '') throw new HaproxyCommandError(command, answer);
+  }
+
   /** One runtime-API command; resolves with its whole answer. */
   command(command: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(this.opts.target);
+      const address = runtimeApiAddress(this.opts.target);
+      const s = address ? net.connect(address) : net.connect(this.opts.target);
       let out = '';
       s.setTimeout(this.timeoutMs);
       s.on('connect', () => s.write(`${command}\n`));
@@ -168,4 +230,11 @@ export class HaproxyClient {
       });
     });
   }
+}
+
+function serverRef(backend: string, server: string): string {
+  for (const name of [backend, server]) {
+    if (!HAPROXY_NAME.test(name)) throw new Error(`not a HAProxy backend or server name: ${JSON.stringify(name)}`);
+  }
+  return `${backend}/${server}`;
 }

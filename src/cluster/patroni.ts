@@ -2,6 +2,10 @@
  * Patroni REST client: several member URLs, tried in order (a member that is down is skipped), a timeout per request,
  * basic auth only on write methods (GETs are open in Patroni). Roles are normalised: Patroni 3.0 says "master" in
  * /patroni and "leader" in /cluster; both become `leader`.
+ *
+ * Writes: switchover, failover and configuration patches act through the DCS, so any member takes them (the next one
+ * is tried only when a request could not be delivered at all, never after a timeout: it may have acted); restart and
+ * reload act on one member and go to that member's own REST URL (`api_url` in /cluster).
  */
 
 export type PatroniRole = 'leader' | 'standby_leader' | 'sync_standby' | 'replica' | 'unknown';
@@ -142,6 +146,49 @@ export class PatroniError extends Error {
   }
 }
 
+/** A member's REST base URL from its `api_url` (`http://host:8008/patroni` → `http://host:8008`). */
+export function memberBaseUrl(apiUrl: string): string {
+  return apiUrl.replace(/\/patroni\/?$/, '').replace(/\/+$/, '');
+}
+
+/** What a write call answered: Patroni's own words (plain text or JSON). */
+export interface PatroniWriteResult {
+  url: string;
+  status: number;
+  message: string;
+  body: unknown;
+}
+
+export interface SwitchoverRequest {
+  /** The current leader (Patroni refuses a switchover naming another one). */
+  leader: string;
+  /** The member to promote; Patroni picks the healthiest replica when absent. */
+  candidate?: string;
+  /** ISO 8601 with a time zone: a scheduled switchover. */
+  scheduledAt?: string;
+}
+
+export interface RestartRequest {
+  /** ISO 8601 with a time zone: a scheduled restart. */
+  schedule?: string;
+  /** Only when PostgreSQL reports a setting pending a restart. */
+  restartPending?: boolean;
+  /** Seconds Patroni waits for PostgreSQL to start again before giving up. */
+  timeoutSeconds?: number;
+}
+
+/** Errors raised before a request reached Patroni: the next member may be tried without any risk. */
+function notDelivered(err: unknown): boolean {
+  const code = (err as { cause?: { code?: string } })?.cause?.code;
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH';
+}
+
+function messageOf(body: unknown): string {
+  if (typeof body === 'string') return body.trim();
+  if (body === null || body === undefined) return '';
+  return JSON.stringify(body);
+}
+
 export interface PatroniOptions {
   urls: readonly string[];
   user?: string;
@@ -170,6 +217,7 @@ export class PatroniClient {
     method: string,
     path: string,
     body?: unknown,
+    timeoutMs = this.timeoutMs,
   ): Promise<PatroniResponse<T>> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -180,7 +228,7 @@ export class PatroniClient {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(this.timeoutMs),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
     let parsed: unknown = text;
@@ -220,8 +268,96 @@ export class PatroniClient {
 
   /** GET /patroni on one member URL. */
   async nodeStatus(baseUrl: string): Promise<PatroniNodeStatus> {
-    const r = await this.requestAt(baseUrl.replace(/\/patroni$/, '').replace(/\/+$/, ''), 'GET', '/patroni');
-    return parseNodeStatus(r.body);
+    return parseNodeStatus(await this.rawNodeStatus(baseUrl));
+  }
+
+  /** GET /patroni on one member URL, as Patroni sent it (scheduled restarts and other keys the parser leaves out). */
+  async rawNodeStatus(baseUrl: string): Promise<Record<string, unknown>> {
+    const r = await this.requestAt(memberBaseUrl(baseUrl), 'GET', '/patroni');
+    return (r.body ?? {}) as Record<string, unknown>;
+  }
+
+  /**
+   * One write call to one member (basic auth). A 2xx answer is returned; any other status throws a PatroniError
+   * carrying Patroni's message; 401 says the credentials were refused.
+   */
+  async writeAt(
+    baseUrl: string,
+    method: 'POST' | 'PATCH',
+    path: string,
+    body: unknown,
+    timeoutMs = this.timeoutMs,
+  ): Promise<PatroniWriteResult> {
+    const r = await this.requestAt(memberBaseUrl(baseUrl), method, path, body, timeoutMs);
+    const message = messageOf(r.body);
+    if (r.status >= 200 && r.status < 300) return { url: r.url, status: r.status, message, body: r.body };
+    if (r.status === 401 || r.status === 403) {
+      throw new PatroniError(
+        `Patroni refused the credentials for ${method} ${path} (HTTP ${r.status}): check PGMCP_PATRONI_USER and PGMCP_PATRONI_PASSWORD`,
+        r.status,
+      );
+    }
+    throw new PatroniError(
+      `Patroni answered ${method} ${path} with HTTP ${r.status}: ${message || 'no message'}`,
+      r.status,
+    );
+  }
+
+  /** A write any member can take: the configured members in turn, the next one only when a request was not delivered. */
+  async writeAny(
+    method: 'POST' | 'PATCH',
+    path: string,
+    body: unknown,
+    timeoutMs?: number,
+  ): Promise<PatroniWriteResult> {
+    const errors: string[] = [];
+    for (const url of this.urls) {
+      try {
+        return await this.writeAt(url, method, path, body, timeoutMs);
+      } catch (err) {
+        if (!notDelivered(err)) {
+          if (err instanceof PatroniError) throw err;
+          throw new PatroniError(`${method} ${path} at ${url}: ${describeFetchError(err)}`);
+        }
+        errors.push(`${url}: ${describeFetchError(err)}`);
+      }
+    }
+    throw new PatroniError(`no Patroni member took ${method} ${path} (${errors.join('; ')})`);
+  }
+
+  /**
+   * POST /switchover. Patroni answers once the new leader holds the lock (it polls up to 20 s itself) or, scheduled,
+   * at once with 202.
+   */
+  switchover(req: SwitchoverRequest, timeoutMs = 30_000): Promise<PatroniWriteResult> {
+    const body: Record<string, string> = { leader: req.leader };
+    if (req.candidate !== undefined) body.candidate = req.candidate;
+    if (req.scheduledAt !== undefined) body.scheduled_at = req.scheduledAt;
+    return this.writeAny('POST', '/switchover', body, timeoutMs);
+  }
+
+  /** POST /failover to a named candidate (Patroni 3 needs one); answered like a switchover. */
+  failover(candidate: string, timeoutMs = 30_000): Promise<PatroniWriteResult> {
+    return this.writeAny('POST', '/failover', { candidate }, timeoutMs);
+  }
+
+  /** POST /restart on one member; an immediate restart is answered once PostgreSQL runs again (or failed). */
+  restart(memberUrl: string, req: RestartRequest = {}, timeoutMs = 60_000): Promise<PatroniWriteResult> {
+    const body: Record<string, unknown> = {};
+    if (req.schedule !== undefined) body.schedule = req.schedule;
+    if (req.restartPending !== undefined) body.restart_pending = req.restartPending;
+    if (req.timeoutSeconds !== undefined) body.timeout = req.timeoutSeconds;
+    return this.writeAt(memberUrl, 'POST', '/restart', body, timeoutMs);
+  }
+
+  /** POST /reload on one member: Patroni re-reads its configuration and reloads PostgreSQL's (answered 202). */
+  reload(memberUrl: string): Promise<PatroniWriteResult> {
+    return this.writeAt(memberUrl, 'POST', '/reload', {});
+  }
+
+  /** PATCH /config: merges `patch` into the dynamic configuration (null removes a key); answers the new one. */
+  patchConfig(patch: Record<string, unknown>): Promise<PatroniWriteResult> {
+    return this.writeAny('PATCH', '/config', patch);
   }
 }
 

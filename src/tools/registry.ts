@@ -1,5 +1,6 @@
 import type { Config } from '../config/settings.js';
 import { pgAdmin } from './admin.js';
+import { pgClusterAdmin } from './cluster/admin.js';
 import { pgHaproxy } from './cluster/haproxy.js';
 import { pgCluster } from './cluster/overview.js';
 import { pgPatroni } from './cluster/patroni.js';
@@ -25,6 +26,7 @@ export const ALL_TOOLS: readonly ToolDefinition[] = [
   pgPatroni as unknown as ToolDefinition,
   pgHaproxy as unknown as ToolDefinition,
   pgPgbouncer as unknown as ToolDefinition,
+  pgClusterAdmin as unknown as ToolDefinition,
 ];
 
 /** Components that are configured or were detected; a tool needing one that is absent is not registered. */
