@@ -91,6 +91,7 @@ export function createMcpServer(app: App, caller: Caller, definitions?: readonly
     const canElicit = server.getClientCapabilities()?.elicitation !== undefined;
     const ctx: ToolContext = {
       config: app.config,
+      components: app.components,
       pools: app.pools,
       log: app.log,
       caller,

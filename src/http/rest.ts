@@ -60,6 +60,7 @@ export async function callToolOverHttp(
   await initParser();
   const ctx: ToolContext = {
     config: app.config,
+    components: app.components,
     pools: app.pools,
     log: app.log,
     caller: restCaller(principal),

@@ -6,8 +6,9 @@
  */
 import type { Config } from '../config/settings.js';
 import type { Logger } from '../log.js';
+import type { Components } from './components.js';
 import type { ToolDefinition } from './define.js';
-import { type Components, toolsFor } from './registry.js';
+import { toolsFor } from './registry.js';
 
 /** The extension's version, or no row: the one question start-up detection and /health ask. */
 export const CITUS_EXTENSION_SQL = "select extversion from pg_catalog.pg_extension where extname = 'citus'";

@@ -4,6 +4,7 @@ import type { PoolManager } from '../db/pools.js';
 import type { TransactionRegistry } from '../db/transactions.js';
 import type { Logger } from '../log.js';
 import type { ConfirmationTokens } from '../safety/tokens.js';
+import type { Components } from './components.js';
 import type { AccessLevel } from './define.js';
 
 /** Who is calling: the MCP session and, over HTTP, the authenticated identity. */
@@ -20,6 +21,8 @@ export interface Caller {
 /** Everything a tool handler may use. */
 export interface ToolContext {
   config: Config;
+  /** Components detected at run time (Citus); absent = none detected. */
+  components?: Components;
   pools: PoolManager;
   log: Logger;
   caller: Caller;

@@ -1,10 +1,12 @@
 import type { Config } from '../config/settings.js';
 import { pgAdmin } from './admin.js';
 import { pgClusterAdmin } from './cluster/admin.js';
+import { pgCitus } from './cluster/citus.js';
 import { pgHaproxy } from './cluster/haproxy.js';
 import { pgCluster } from './cluster/overview.js';
 import { pgPatroni } from './cluster/patroni.js';
 import { pgPgbouncer } from './cluster/pgbouncer.js';
+import { type Components, citusEnabled } from './components.js';
 import { accessAllows, requiredAccess, type ToolDefinition } from './define.js';
 import { pgExecute } from './execute.js';
 import { pgMonitor } from './monitor.js';
@@ -12,6 +14,8 @@ import { pgPerf } from './perf.js';
 import { pgQuery } from './query.js';
 import { pgSchema } from './schema.js';
 import { pgTx } from './tx.js';
+
+export { type Components, citusEnabled } from './components.js';
 
 /** Every tool pgmcp has, in catalogue order. */
 export const ALL_TOOLS: readonly ToolDefinition[] = [
@@ -23,16 +27,12 @@ export const ALL_TOOLS: readonly ToolDefinition[] = [
   pgPerf as unknown as ToolDefinition,
   pgAdmin as unknown as ToolDefinition,
   pgCluster as unknown as ToolDefinition,
+  pgCitus as unknown as ToolDefinition,
   pgPatroni as unknown as ToolDefinition,
   pgHaproxy as unknown as ToolDefinition,
   pgPgbouncer as unknown as ToolDefinition,
   pgClusterAdmin as unknown as ToolDefinition,
 ];
-
-/** Components that are configured or were detected; a tool needing one that is absent is not registered. */
-export interface Components {
-  citus: boolean;
-}
 
 function componentAvailable(def: ToolDefinition, config: Config, detected: Components): boolean {
   switch (def.component) {
@@ -55,12 +55,6 @@ function componentAvailable(def: ToolDefinition, config: Config, detected: Compo
         config.cluster.pgbouncerUrl !== undefined
       );
   }
-}
-
-/** Whether Citus counts as present: `cluster.citusTools` on/off forces it, `auto` follows what was detected. */
-export function citusEnabled(config: Config, detected: Components): boolean {
-  const forced = config.cluster.citusTools;
-  return forced === 'auto' ? detected.citus : forced === 'on';
 }
 
 /**

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { HaproxyRow } from '../../cluster/haproxy.js';
 import type { ConsoleRow } from '../../cluster/pgbouncer.js';
 import { markdownTable } from '../../format/markdown.js';
+import { citusEnabled } from '../components.js';
 import { defineTool } from '../define.js';
+import { assessCitus, type CitusFacts, citusData, citusDetail, citusFacts } from './citus/assess.js';
 import { bytesText, haproxyClient, patroniClient, pgbouncerClient } from './clients.js';
 import { type MemberView, memberViews } from './patroni.js';
 
@@ -13,7 +15,7 @@ export type ClusterVerdict = (typeof CLUSTER_VERDICTS)[number];
 
 export interface Problem {
   severity: Severity;
-  component: 'patroni' | 'haproxy' | 'pgbouncer';
+  component: 'patroni' | 'haproxy' | 'pgbouncer' | 'citus';
   subject: string;
   problem: string;
   action: string;
@@ -51,6 +53,7 @@ export function assess(
   patroni: PatroniFacts | Error | null,
   haproxy: HaproxyFacts | Error | null,
   pgbouncer: PgbouncerFacts | Error | null,
+  citus: CitusFacts | Error | null = null,
 ): {
   problems: Problem[];
   routing: { primaryProxy: string | null; primaryUp: string[]; routesToLeader: boolean | null };
@@ -246,6 +249,7 @@ export function assess(
       }
     }
   }
+  problems.push(...assessCitus(citus));
   return { problems, routing: { primaryProxy, primaryUp, routesToLeader } };
 }
 
@@ -264,6 +268,7 @@ const output = z.object({
   patroni: row.nullable(),
   haproxy: row.nullable(),
   pgbouncer: row.nullable(),
+  citus: row.nullable(),
 });
 
 async function settle<T>(p: Promise<T> | null): Promise<T | Error | null> {
@@ -280,9 +285,10 @@ export const pgCluster = defineTool({
   title: 'Cluster health overview',
   description:
     'One call answering "is my cluster healthy?": Patroni leader, replicas, timelines and lag; whether HAProxy’s ' +
-    'primary backend routes to Patroni’s leader; PgBouncer pools with waiting clients and paused databases. ' +
+    'primary backend routes to Patroni’s leader; PgBouncer pools with waiting clients and paused databases; Citus ' +
+    'node health, disabled nodes, shards on nodes that should hold none, skewed tables and a running rebalance. ' +
     'Returns a verdict (healthy, degraded, critical), the problems with severity and suggested action, and a ' +
-    'summary table. Drill down with pg_patroni, pg_haproxy and pg_pgbouncer.',
+    'summary table. Drill down with pg_patroni, pg_haproxy, pg_pgbouncer and pg_citus.',
   toolset: 'cluster',
   readOnly: true,
   component: 'cluster',
@@ -292,7 +298,7 @@ export const pgCluster = defineTool({
     const pc = patroniClient(ctx.config);
     const hc = haproxyClient(ctx.config);
     const bc = pgbouncerClient(ctx.config);
-    const [patroni, haproxy, pgbouncer] = await Promise.all([
+    const [patroni, haproxy, pgbouncer, citus] = await Promise.all([
       settle(
         pc
           ? (async (): Promise<PatroniFacts> => {
@@ -322,8 +328,9 @@ export const pgCluster = defineTool({
               .then(([pools, databases]) => ({ pools: pools ?? [], databases: databases ?? [] }))
           : null,
       ),
+      settle(citusEnabled(ctx.config, ctx.components ?? { citus: false }) ? citusFacts(ctx) : null),
     ]);
-    const { problems: raw, routing } = assess(patroni, haproxy, pgbouncer);
+    const { problems: raw, routing } = assess(patroni, haproxy, pgbouncer, citus);
     const problems = raw.map((p) => ({ ...p, problem: ctx.redact(p.problem) }));
     const verdict = verdictOf(problems);
 
@@ -407,6 +414,14 @@ export const pgCluster = defineTool({
         waitingClients: waiting,
       };
     } else if (pgbouncer) summary.push({ component: 'pgbouncer', status: 'critical', detail: 'unreachable' });
+    if (citus) {
+      const read = !(citus instanceof Error);
+      summary.push({
+        component: 'citus',
+        status: statusOf('citus'),
+        detail: read ? citusDetail(citus) : 'catalog unreadable',
+      });
+    }
 
     const lines = [
       `Cluster verdict: **${verdict}**`,
@@ -425,7 +440,15 @@ export const pgCluster = defineTool({
     } else lines.push('no problems found');
     return {
       text: lines.join('\n'),
-      data: { verdict, problems, summary, patroni: patroniData, haproxy: haproxyData, pgbouncer: pgbouncerData },
+      data: {
+        verdict,
+        problems,
+        summary,
+        patroni: patroniData,
+        haproxy: haproxyData,
+        pgbouncer: pgbouncerData,
+        citus: citus && !(citus instanceof Error) ? citusData(citus) : null,
+      },
     };
   },
 });
