@@ -140,8 +140,12 @@ describe('pg_cluster assessment', () => {
     expect(r.routing.routesToLeader).toBe(false);
     expect(verdictOf(r.problems)).toBe('critical');
     const waiting = pools();
-    waiting.pools = waiting.pools.map((p) => ({ ...p, cl_waiting: 3 }));
+    waiting.pools = waiting.pools.map((p) => ({ ...p, cl_waiting: 3, maxwait: 2 }));
     expect(verdictOf(assess(null, null, waiting).problems)).toBe('degraded');
+    // A client that has waited less than a second (PgBouncer opening a server connection for it) is no problem.
+    const moment = pools();
+    moment.pools = moment.pools.map((p) => ({ ...p, cl_waiting: 1, maxwait: 0 }));
+    expect(assess(null, null, moment).problems).toEqual([]);
     expect(verdictOf(assess(null, new Error('ECONNREFUSED'), null).problems)).toBe('critical');
   });
 });

@@ -21,6 +21,9 @@ export interface Problem {
   action: string;
 }
 
+/** Clients of a PgBouncer pool waiting this long (seconds) or longer are a warning. */
+export const PGBOUNCER_WAIT_WARN_S = 1;
+
 /** Replica lag above this (bytes) is a warning. */
 export const LAG_WARN_BYTES = 16 * 1024 * 1024;
 
@@ -227,7 +230,9 @@ export function assess(
   } else if (pgbouncer) {
     for (const p of pgbouncer.pools) {
       const waiting = Number(p.cl_waiting ?? 0);
-      if (waiting > 0) {
+      // A client waits a moment whenever PgBouncer opens a server connection for it: only a wait that has lasted a
+      // second or more (maxwait is whole seconds) is a problem.
+      if (waiting > 0 && Number(p.maxwait ?? 0) >= PGBOUNCER_WAIT_WARN_S) {
         add({
           severity: 'warning',
           component: 'pgbouncer',
