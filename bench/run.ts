@@ -26,6 +26,7 @@ import { describeEnvironment } from './lib/environment.js';
 import { type LatencyPlan, measureLatency, type Target } from './lib/latency.js';
 import { BINARY, BUNDLE, RESULTS_DIR, root } from './lib/paths.js';
 import { cpuMs, readMem } from './lib/proc.js';
+import { type RawSession, rawStart } from './lib/raw-stdio.js';
 import { type LatencyKind, type LatencyResult, type Results, renderSummary } from './lib/report.js';
 import { type RunningServer, type ServerSpec, startServer } from './lib/spawn-server.js';
 import { measureStartup } from './lib/startup.js';
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
   log('starting PostgreSQL 15 …');
   const server = await startPostgres({ name: 'bench', preload: [] });
   const running: RunningServer[] = [];
+  let rawSessions: RawSession[] = [];
   const direct = new pg.Client({ connectionString: server.url });
   const pool = new pg.Pool({ connectionString: server.url, max: 1 });
   try {
@@ -205,6 +207,20 @@ async function main(): Promise<void> {
       memory[s.id] = { label: s.label, afterStartup: readMem(r.pid), afterCalls: null };
     }
     const srv = (id: string) => running.find((r) => r.spec.id === id) as RunningServer;
+    // The same servers once more, each driven by the minimal line client (no client-side validation).
+    const raw = new Map<string, RawSession>();
+    for (const s of specs) raw.set(s.id, await rawStart(s.command, s.args, s.env));
+    rawSessions = [...raw.values()];
+    const rawCall = async (s: ServerSpec) => {
+      const { line } = await (raw.get(s.id) as RawSession).request(
+        'tools/call',
+        { name: s.tool, arguments: s.toolArgs('select 1') },
+        30_000,
+      );
+      if (!line.head.includes('"result"') || line.head.includes('"isError":true')) {
+        throw new Error(`${s.label}: select 1 failed: ${line.head.slice(0, 300)}`);
+      }
+    };
     await loadModule();
     const flight = async () => {
       const f = new ReadFlight({ sql: 'select 1', params: [], offset: 0, limit: 100, maxBytes: 1 << 20 });
@@ -257,6 +273,7 @@ async function main(): Promise<void> {
         () => inProcess.call('pg_query', { sql: 'select 1' }),
       ),
       ...specs.map((s) => target(s.id, `${s.label}: ${s.tool} select 1`, 'server', () => srv(s.id).query('select 1'))),
+      ...specs.map((s) => target(`raw-${s.id}`, `${s.label}: ${s.tool} select 1, raw client`, 'raw', () => rawCall(s))),
     ];
     const cpuBefore = new Map<string, number | null>();
     /** CPU time per request is taken over the timed rounds (after the warm-up: JIT compilation stays out). */
@@ -284,9 +301,16 @@ async function main(): Promise<void> {
       cpuPerRequest.set(s.id, before != null && after !== null && n > 0 ? (after - before) / n : null);
     }
     await inProcess.close();
-    const pingTargets = specs.map((s) =>
-      target(`ping-${s.id}`, `${s.label}: MCP ping (transport floor)`, 'ping', () => srv(s.id).client.ping()),
-    );
+    const pingTargets = [
+      ...specs.map((s) =>
+        target(`ping-${s.id}`, `${s.label}: MCP ping (transport floor)`, 'ping', () => srv(s.id).client.ping()),
+      ),
+      ...specs.map((s) =>
+        target(`raw-ping-${s.id}`, `${s.label}: MCP ping, raw client`, 'raw-ping', () =>
+          (raw.get(s.id) as RawSession).request('ping', {}, 30_000),
+        ),
+      ),
+    ];
     log('MCP ping over stdio');
     const pingSamples = await measureLatency(
       pingTargets,
@@ -326,6 +350,7 @@ async function main(): Promise<void> {
       }
     }
     for (const r of running.splice(0)) await r.close();
+    for (const r of rawSessions.splice(0)) await r.close();
 
     const all = new Map([...callSamples.samples, ...pingSamples.samples]);
     const clientCpu = new Map([...callSamples.clientCpuMs, ...pingSamples.clientCpuMs]);
@@ -375,6 +400,8 @@ async function main(): Promise<void> {
     );
 
     const bin = latency.binary?.ms.median;
+    const rawBin = latency['raw-binary']?.ms.median;
+    const rawRef = latency['raw-reference']?.ms.median;
     const results: Results = {
       name,
       environment,
@@ -395,6 +422,9 @@ async function main(): Promise<void> {
         binaryPerCallMedianWithin3xDirectPg: bin === undefined ? null : bin <= 3 * directMedian,
         binaryPerCallMedianBelowReference:
           bin === undefined || !latency.reference ? null : bin < latency.reference.ms.median,
+        binaryPerCallMedianWithin3xDirectPgRawClient: rawBin === undefined ? null : rawBin <= 3 * directMedian,
+        binaryPerCallMedianBelowReferenceRawClient:
+          rawBin === undefined || rawRef === undefined ? null : rawBin < rawRef,
         ...startupVerdicts(startup),
         binaryBigResultPeakUnder200Mb: underCap(bigPgmcp.binary),
         bundleBigResultPeakUnder200Mb: underCap(bigPgmcp.bundle),
@@ -411,6 +441,7 @@ async function main(): Promise<void> {
     log(`wrote bench/results/${name}.json and bench/results/summary.md (${results.durationS} s)`);
   } finally {
     for (const r of running) await r.close();
+    for (const r of rawSessions) await r.close();
     await direct.end().catch(() => undefined);
     await pool.end().catch(() => undefined);
     await server.stop();

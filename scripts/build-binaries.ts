@@ -32,6 +32,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, st
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { toolListingsDefine } from './tool-listings.js';
 
 /** The part of the Bun API used here (the project's types are Node's; bun-types is not a dependency). */
 interface BunPluginBuilder {
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
       },
       // ESM keeps the source's semantics (top-level await allowed); bytecode for ESM needs compile, which this is.
       format: 'esm',
-      define: { PGMCP_VERSION: JSON.stringify(version) },
+      define: { PGMCP_VERSION: JSON.stringify(version), PGMCP_TOOL_LISTINGS: toolListingsDefine() },
       minify: true,
       bytecode: true,
       external: EXTERNAL,

@@ -2,7 +2,7 @@
  * Bundles the CLI into one CommonJS file for the npm package: `dist/pgmcp.cjs` (package.json `bin`), plus the
  * parser's `libpg-query.wasm` copied next to it.
  *
- *   bun scripts/build.ts [--entry src/cli.ts] [--outdir dist] [--sourcemap]
+ *   bun scripts/build.ts [--entry src/cli.ts] [--outdir dist] [--sourcemap] [--no-minify]
  *
  * Runs under the project's own bun (a devDependency) only because Node 20 cannot execute TypeScript by itself; the
  * bundling is esbuild's JS API, which behaves the same under node or bun, and nothing Bun-specific is used here.
@@ -23,6 +23,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { toolListingsDefine } from './tool-listings.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -86,15 +87,20 @@ async function main(): Promise<void> {
     format: 'cjs',
     platform: 'node',
     target: 'node20',
-    minify: true,
+    // `--no-minify` keeps names readable, for CPU profiles.
+    minify: !process.argv.includes('--no-minify'),
     // Maps are not shipped (package.json `files`); `--sourcemap` writes a linked one for local debugging.
     sourcemap: process.argv.includes('--sourcemap') ? 'linked' : false,
     legalComments: 'eof',
     external: EXTERNAL,
     // Source is ESM: give `import.meta.url` its CommonJS meaning (the bundle's file URL) instead of esbuild's empty
     // object; the shim module is injected only where `import.meta.url` is used.
-    // PGMCP_VERSION: see src/version.ts.
-    define: { 'import.meta.url': 'pgmcpImportMetaUrl', PGMCP_VERSION: JSON.stringify(packageVersion()) },
+    // PGMCP_VERSION: see src/version.ts; PGMCP_TOOL_LISTINGS: see scripts/tool-listings.ts.
+    define: {
+      'import.meta.url': 'pgmcpImportMetaUrl',
+      PGMCP_VERSION: JSON.stringify(packageVersion()),
+      PGMCP_TOOL_LISTINGS: toolListingsDefine(),
+    },
     inject: [IMPORT_META_SHIM],
     banner: hasHashbang ? {} : { js: '#!/usr/bin/env node' },
     plugins: [stubs],

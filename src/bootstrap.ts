@@ -3,7 +3,6 @@ import { readConfigFile } from './config/file.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolve.js';
 import type { EmbeddedPostgres } from './db/embedded.js';
 import { createLogger, type Logger } from './log.js';
-import { initParser } from './sql/parser.js';
 
 export interface StartOptions {
   configFile?: string;
@@ -30,8 +29,6 @@ export async function start(opts: StartOptions): Promise<Started> {
   const resolved = resolveConfig({ file, env: opts.env, flags: opts.flags });
   const quiet = opts.oneShot && resolved.sources['log.level'] === 'default';
   const log = createLogger(quiet ? 'warn' : resolved.config.log.level);
-  // The parser's WASM loads in the background: the MCP handshake and tools/list do not wait for it; a tool call does.
-  initParser().catch((err: unknown) => log.error({ err: String(err) }, 'SQL parser failed to load'));
   let embedded: EmbeddedPostgres | undefined;
   if (opts.embedded) {
     const { startEmbedded } = await import('./db/embedded.js');

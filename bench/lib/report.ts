@@ -42,7 +42,11 @@ export interface StartupResult {
   hwmAfterStartMb: Summary;
 }
 
-export type LatencyKind = 'baseline' | 'component' | 'server' | 'ping';
+/**
+ * server / ping: through the SDK Client (client-side validation included); raw / raw-ping: through a minimal JSON-RPC
+ * line client (bench/lib/raw-stdio.ts), which leaves out client-side work: the server's own latency.
+ */
+export type LatencyKind = 'baseline' | 'component' | 'server' | 'ping' | 'raw' | 'raw-ping';
 
 export interface LatencyResult {
   label: string;
@@ -90,8 +94,12 @@ export interface Results {
     reference: { label: string; runs: WholeBigResult[] };
   };
   verdicts: {
+    /** Through the SDK Client (its own request/result validation included). */
     binaryPerCallMedianWithin3xDirectPg: boolean | null;
     binaryPerCallMedianBelowReference: boolean | null;
+    /** Through the minimal line client: the server's latency without client-side work. */
+    binaryPerCallMedianWithin3xDirectPgRawClient: boolean | null;
+    binaryPerCallMedianBelowReferenceRawClient: boolean | null;
     /** Server readiness (raw line reader) median below the reference server's. */
     binaryServerReadyMedianBelowReference: boolean | null;
     bundleServerReadyMedianBelowReference: boolean | null;
@@ -198,7 +206,7 @@ export function renderSummary(r: Results): string {
     '| path | median ms | p90 ms | p99 ms | × direct pg | × pg.Pool(1) | client CPU ms/call | server CPU ms/call |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
   );
-  const order: LatencyKind[] = ['baseline', 'component', 'server', 'ping'];
+  const order: LatencyKind[] = ['baseline', 'component', 'server', 'ping', 'raw', 'raw-ping'];
   for (const kind of order) {
     for (const l of Object.values(r.latency).filter((v) => v.kind === kind)) {
       lines.push(
@@ -210,7 +218,8 @@ export function renderSummary(r: Results): string {
     '',
     'CPU columns: the bench process (client side) and the spawned server process (all threads, from /proc/<pid>/stat, ' +
       '10 ms ticks over ≥ 1000 requests) per timed request; CPU above the wall time means work on other threads ' +
-      '(JIT, GC) or in the kernel.',
+      '(JIT, GC) or in the kernel. Rows marked "raw client" are the same servers (separate processes) driven by a ' +
+      'minimal JSON-RPC line client instead of the SDK Client: what is left is the server, the pipes and PostgreSQL.',
     '',
   );
   const L = r.latency;
@@ -291,7 +300,8 @@ export function renderSummary(r: Results): string {
   lines.push(
     '### Verdicts',
     '',
-    `- binary per-call median ≤ 3× direct pg: **${yes(v.binaryPerCallMedianWithin3xDirectPg)}**; below the reference server: **${yes(v.binaryPerCallMedianBelowReference)}**`,
+    `- binary per-call median ≤ 3× direct pg, SDK client: **${yes(v.binaryPerCallMedianWithin3xDirectPg)}**; raw client: **${yes(v.binaryPerCallMedianWithin3xDirectPgRawClient)}**`,
+    `- binary per-call median below the reference server, SDK client: **${yes(v.binaryPerCallMedianBelowReference)}**; raw client: **${yes(v.binaryPerCallMedianBelowReferenceRawClient)}**`,
     startupVerdict(
       r,
       'serverReady',

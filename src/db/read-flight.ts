@@ -64,6 +64,12 @@ export interface FlightRequest {
   maxBytes: number;
   /** What is sent around the statement; POOLED_READ when absent. */
   frame?: FlightFrame;
+  /**
+   * Ask the server to send the statement's rows as soon as it has them (a Flush after its Execute) and settle
+   * `answer` then, while the frame's closing statements run: the caller can answer before the connection is clean, and
+   * must wait for `done` before handing the connection to anyone else.
+   */
+  early?: boolean;
 }
 
 interface PgMessage {
@@ -93,9 +99,15 @@ export class ReadFlight {
   private command: string | undefined;
   private error: Error | undefined;
   private settled = false;
+  /** Settles once the whole batch is through (ReadyForQuery): the connection is as it was before. */
   readonly done: Promise<FlightResult>;
   private resolve!: (r: FlightResult) => void;
   private reject!: (e: Error) => void;
+  /** Settles with the statement's rows: as soon as they are in with `early`, else with `done`. */
+  readonly answer: Promise<FlightResult>;
+  private answered = false;
+  private resolveAnswer!: (r: FlightResult) => void;
+  private rejectAnswer!: (e: Error) => void;
 
   private readonly frame: FlightFrame;
 
@@ -106,6 +118,13 @@ export class ReadFlight {
       this.resolve = resolve;
       this.reject = reject;
     });
+    this.answer = new Promise<FlightResult>((resolve, reject) => {
+      this.resolveAnswer = resolve;
+      this.rejectAnswer = reject;
+    });
+    // Whoever waits on one of the two sees a failure; the other must not turn it into an unhandled rejection.
+    this.answer.catch(() => undefined);
+    this.done.catch(() => undefined);
   }
 
   private get inStatement(): boolean {
@@ -121,6 +140,7 @@ export class ReadFlight {
       bind(c: { values?: (string | null)[] }): void;
       describe(m: { type: 'P'; name: string }): void;
       execute(c: { rows?: number }): void;
+      flush(): void;
       sync(): void;
       stream: { cork?: () => void; uncork?: () => void };
     };
@@ -137,6 +157,7 @@ export class ReadFlight {
     con.bind({ values: params.map(toParamText) });
     con.describe({ type: 'P', name: '' });
     con.execute({ rows: offset + limit + 1 });
+    if (this.req.early) con.flush();
     for (const text of frame.after) plain(text);
     con.sync();
     process.nextTick(() => con.stream.uncork?.());
@@ -172,13 +193,36 @@ export class ReadFlight {
   }
 
   handlePortalSuspended(): void {
-    if (this.inStatement) this.more = true;
+    if (this.inStatement) {
+      this.more = true;
+      this.statementDone();
+    }
     this.step++;
   }
 
   handleCommandComplete(msg: PgMessage): void {
-    if (this.inStatement) this.command = msg.text;
+    if (this.inStatement) {
+      this.command = msg.text;
+      this.statementDone();
+    }
     this.step++;
+  }
+
+  private statementDone(): void {
+    if (!this.req.early || this.answered) return;
+    this.answered = true;
+    this.resolveAnswer(this.result());
+  }
+
+  private result(): FlightResult {
+    return {
+      fields: this.fieldsSeen,
+      rows: this.rows,
+      fetched: this.index,
+      more: this.more,
+      cutByBytes: this.cutByBytes,
+      command: this.command,
+    };
   }
 
   handleEmptyQuery(): void {
@@ -206,15 +250,11 @@ export class ReadFlight {
     this.settled = true;
     if (this.error) {
       this.reject(this.error);
+      if (!this.answered) this.rejectAnswer(this.error);
       return;
     }
-    this.resolve({
-      fields: this.fieldsSeen,
-      rows: this.rows,
-      fetched: this.index,
-      more: this.more,
-      cutByBytes: this.cutByBytes,
-      command: this.command,
-    });
+    const result = this.result();
+    this.resolve(result);
+    if (!this.answered) this.resolveAnswer(result);
   }
 }

@@ -54,14 +54,27 @@ export async function connect(pool: pg.Pool, database: string): Promise<pg.PoolC
   }
 }
 
-/** Runs a read flight on `client` and waits for it; after a failure, sends the frame's recovery. */
+/** What a flight brought back, and when its connection is clean again. */
+interface Flown {
+  result: FlightResult;
+  /**
+   * Settles once the rest of the batch is through: undefined when the connection is as it was before the flight, or
+   * the error that leaves it in doubt (it must then be closed, not reused).
+   */
+  clean: Promise<Error | undefined>;
+}
+
+/**
+ * Runs a read flight on `client` and waits for its answer (with `early`, the rows, before the closing statements are
+ * through); after a failure, sends the frame's recovery.
+ */
 async function fly(
   client: pg.ClientBase,
   frame: FlightFrame,
   config: Config,
   req: ReadRequest & { offset: number; limit: number },
-  cancel?: (flight: ReadFlight) => void,
-): Promise<FlightResult> {
+  opts: { cancel?: (flight: ReadFlight) => void; early?: boolean } = {},
+): Promise<Flown> {
   const flight = new ReadFlight({
     sql: req.sql,
     params: req.params ?? [],
@@ -69,12 +82,15 @@ async function fly(
     limit: req.limit,
     maxBytes: config.limits.resultBytes,
     frame,
+    early: opts.early ?? false,
   });
   client.query(flight as unknown as pg.QueryConfig);
+  const { cancel } = opts;
   const onAbort = cancel ? () => cancel(flight) : undefined;
   if (onAbort) req.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    return await flight.done;
+    const result = await flight.answer;
+    return { result, clean: flight.done.then(noError, (err: unknown) => err as Error) };
   } catch (err) {
     let recovery: Error | undefined;
     try {
@@ -87,6 +103,8 @@ async function fly(
     if (onAbort) req.signal?.removeEventListener('abort', onAbort);
   }
 }
+
+const noError = (): undefined => undefined;
 
 /** A failed flight: the statement's error, and the error of the recovery when that failed too. */
 class FlightError extends Error {
@@ -154,12 +172,20 @@ export async function runReadQuery(pools: PoolManager, config: Config, req: Read
   const offset = req.offset ?? 0;
   const limit = req.limit ?? config.limits.defaultRows;
   let broken: Error | undefined;
+  // The answer goes out as soon as the rows are in; the connection goes back to the pool once the batch's closing
+  // statements are through (or is closed when they failed).
+  let clean: Promise<Error | undefined> = Promise.resolve(undefined);
   try {
     let result: FlightResult;
     try {
-      result = await fly(client, POOLED_READ, config, { ...req, offset, limit }, (flight) =>
-        cancelOnServer(pool, client, flight),
+      const flown = await fly(
+        client,
+        POOLED_READ,
+        config,
+        { ...req, offset, limit },
+        { cancel: (flight) => cancelOnServer(pool, client, flight), early: true },
       );
+      ({ result, clean } = flown);
     } catch (err) {
       if (!(err instanceof FlightError)) throw err;
       broken = err.recovery;
@@ -173,7 +199,7 @@ export async function runReadQuery(pools: PoolManager, config: Config, req: Read
     if (!(err instanceof ToolError)) broken ??= err as Error;
     throw err;
   } finally {
-    client.release(broken ?? undefined);
+    void clean.then((late) => client.release(broken ?? late ?? undefined));
   }
 }
 
@@ -196,7 +222,8 @@ export async function runReadInTransaction(
   const limit = req.limit ?? config.limits.defaultRows;
   let result: FlightResult;
   try {
-    result = await fly(client, IN_TRANSACTION_READ, config, { ...req, offset, limit });
+    // Not early: the transaction's connection is handed back to its owner only when the savepoint is rolled back.
+    result = (await fly(client, IN_TRANSACTION_READ, config, { ...req, offset, limit })).result;
   } catch (err) {
     if (!(err instanceof FlightError)) throw err;
     if (err.recovery === undefined && isPgServerError(err.failure)) {

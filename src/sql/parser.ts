@@ -10,7 +10,7 @@
  * `BARE_NODE_FIELDS`). `nodesOfType` answers "which nodes of type X are under this statement" from an index built in
  * one pass over the tree and cached per tree, so the safety checks together walk each statement once.
  */
-import { fingerprintSync, loadModule, parseSync, scanSync } from 'libpg-query';
+type LibPgQuery = typeof import('libpg-query');
 
 /** One statement of the input. */
 export interface ParsedStatement {
@@ -39,15 +39,21 @@ export class SqlSyntaxError extends Error {
   }
 }
 
-let ready = false;
+/** The loaded parser; undefined until initParser has finished. */
+let lib: LibPgQuery | undefined;
 let loading: Promise<void> | undefined;
 
-/** Loads the parser's WASM module. Idempotent; concurrent callers share one load; a failed load can be retried. */
+/**
+ * Loads the parser's WASM module. Idempotent; concurrent callers share one load; a failed load can be retried.
+ * libpg-query starts compiling its WASM as soon as its module is evaluated (tens of milliseconds of start-up), so it is
+ * imported here, on first need, rather than at the top: a server answers initialize and tools/list without it.
+ */
 export function initParser(): Promise<void> {
-  if (ready) return Promise.resolve();
-  loading ??= loadModule().then(
-    () => {
-      ready = true;
+  if (lib) return Promise.resolve();
+  loading ??= import('libpg-query').then(
+    async (loaded) => {
+      await loaded.loadModule();
+      lib = loaded;
     },
     (err: unknown) => {
       loading = undefined;
@@ -62,9 +68,9 @@ export function initParser(): Promise<void> {
  * when the text does not parse or the parser is not loaded.
  */
 export function fingerprintSql(sql: string): string | undefined {
-  if (!ready) return undefined;
+  if (!lib) return undefined;
   try {
-    return fingerprintSync(sql);
+    return lib.fingerprintSync(sql);
   } catch {
     return undefined;
   }
@@ -77,7 +83,7 @@ export function fingerprintSql(sql: string): string | undefined {
  * Throws a plain Error when `initParser` has not finished.
  */
 export function parseSql(sql: string): ParsedStatement[] {
-  if (!ready) throw new Error('SQL parser not initialised: await initParser() first');
+  if (!lib) throw new Error('SQL parser not initialised: await initParser() first');
   rejectUnsendableText(sql);
   if (sql === '') return [];
   const raw = parseRaw(sql);
@@ -96,7 +102,7 @@ interface RawStatement {
 function parseRaw(sql: string): RawStatement[] {
   let result: { stmts?: RawStatement[] };
   try {
-    result = parseSync(sql) as { stmts?: RawStatement[] };
+    result = (lib as LibPgQuery).parseSync(sql) as { stmts?: RawStatement[] };
   } catch (err) {
     throw toSyntaxError(err);
   }
@@ -139,7 +145,7 @@ function unsendable(sql: string, index: number, what: string): SqlSyntaxError {
 function rejectBackslashQuoteLiterals(sql: string, offsets: OffsetMap | undefined): void {
   let tokens: { start: number; text: string; tokenName: string }[];
   try {
-    tokens = scanSync(sql).tokens;
+    tokens = (lib as LibPgQuery).scanSync(sql).tokens;
   } catch {
     throw new SqlSyntaxError('the SQL text could not be scanned to check its string literals');
   }

@@ -2,6 +2,11 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { type AnyZodObject, annotationsFor, type ToolDefinition } from './define.js';
 
+/** Every tool's listing, worked out when the bundle or binary was built (scripts/tool-listings.ts); absent in source. */
+declare const PGMCP_TOOL_LISTINGS: Readonly<Record<string, Tool>> | undefined;
+const BUILT_LISTINGS: Readonly<Record<string, Tool>> =
+  typeof PGMCP_TOOL_LISTINGS === 'object' && PGMCP_TOOL_LISTINGS !== null ? PGMCP_TOOL_LISTINGS : {};
+
 const listings = new WeakMap<ToolDefinition, Tool>();
 const strictInputs = new WeakMap<ToolDefinition, AnyZodObject>();
 
@@ -68,10 +73,11 @@ function jsonSchema(schema: AnyZodObject, io: 'input' | 'output'): Tool['inputSc
 
 /**
  * A tool as tools/list shows it: JSON schemas of its input (unknown arguments refused) and output (to
- * OUTPUT_SCHEMA_DEPTH), and the annotations derived from the definition. Worked out once per definition.
+ * OUTPUT_SCHEMA_DEPTH), and the annotations derived from the definition. Taken from the build (PGMCP_TOOL_LISTINGS)
+ * when there is one, else worked out once per definition.
  */
 export function toolListing(def: ToolDefinition): Tool {
-  let listing = listings.get(def);
+  let listing = listings.get(def) ?? BUILT_LISTINGS[def.name];
   if (!listing) {
     listing = {
       name: def.name,

@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { toolListing } from '../../src/tools/listing.js';
+import { ALL_TOOLS } from '../../src/tools/registry.js';
 import { pgEnv } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
@@ -52,6 +54,12 @@ describe.each(executables)('%s over stdio', (_name, command, prefix) => {
       expect(client.getServerVersion()?.name).toBe('pgmcp');
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name)).toContain('pg_query');
+      // The listings compiled in at build time are exactly what the source works out.
+      for (const tool of tools) {
+        const def = ALL_TOOLS.find((d) => d.name === tool.name);
+        expect(def, tool.name).toBeDefined();
+        expect(tool).toEqual(JSON.parse(JSON.stringify(toolListing(def as (typeof ALL_TOOLS)[number]))));
+      }
       const ok = await client.callTool({ name: 'pg_query', arguments: { sql: 'select 1 as one' } });
       expect(ok.isError).toBeFalsy();
       expect(ok.structuredContent).toMatchObject({ rows: [{ one: 1 }] });

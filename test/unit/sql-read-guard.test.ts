@@ -268,3 +268,19 @@ describe('checkReadStatement refuses', () => {
     expect(refusal("select '\\' as a, ' , pg_read_file($$x$$) --'").info.code).toBe('syntax_error');
   });
 });
+
+describe('checkReadStatement remembers what it accepted', () => {
+  it('gives back the same parsed statement for the same text, and refuses a refused text every time', () => {
+    const sql = 'select 42 as remembered';
+    const first = checkReadStatement(sql);
+    expect(checkReadStatement(sql)).toBe(first);
+    expect(checkReadStatement(`${sql} `)).not.toBe(first);
+    for (let i = 0; i < 2; i++) expect(refusal('delete from t').info.code).toBe('not_read_only');
+  });
+
+  it('keeps a bounded number of statements', () => {
+    const first = checkReadStatement('select 0 as evicted');
+    for (let i = 1; i <= 300; i++) checkReadStatement(`select ${i} as n`);
+    expect(checkReadStatement('select 0 as evicted')).not.toBe(first);
+  });
+});
