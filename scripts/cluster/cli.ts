@@ -22,7 +22,7 @@ function install(): void {
 if (command === 'up') {
   install();
   const t0 = Date.now();
-  const info = await clusterUp({ dir, log });
+  const info = await clusterUp({ dir, log, persistent: true });
   log(`ready in ${Date.now() - t0} ms; endpoints in ${stateFile(info.dir)}`);
   for (const [k, v] of Object.entries(info.env)) console.log(`export ${k}='${v}'`);
 } else if (command === 'down') {

@@ -11,7 +11,17 @@
  */
 import { type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -38,6 +48,11 @@ export interface ClusterInfo {
   dir: string;
   scope: string;
   startedAt: string;
+  /**
+   * The process the cluster lives for (a test worker): once it is gone, the cluster is stale and the next clusterUp
+   * sweeps it. null: kept until cluster:down (npm run cluster:up).
+   */
+  owner: ProcessIdentity | null;
   superuser: { user: 'postgres'; password: string };
   replication: { user: 'replicator'; password: string };
   etcd: { url: string; pid: number };
@@ -69,6 +84,8 @@ export interface UpOptions {
   dir?: string;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /** Keep the cluster after this process ends (npm run cluster:up); by default it belongs to this process. */
+  persistent?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -151,6 +168,30 @@ function signal(pid: number, marker: string, sig: NodeJS.Signals): boolean {
   } catch {
     return false;
   }
+}
+
+/** A process by pid and start time (a pid alone gets reused). */
+export interface ProcessIdentity {
+  pid: number;
+  /** Field 22 of /proc/PID/stat: clock ticks after boot when it started. */
+  startTicks: string;
+}
+
+function startTicksOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function processIdentity(pid = process.pid): ProcessIdentity {
+  return { pid, startTicks: startTicksOf(pid) ?? '' };
+}
+
+export function processAlive(p: ProcessIdentity): boolean {
+  return startTicksOf(p.pid) === p.startTicks;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -354,6 +395,8 @@ postgresql:
   connect_address: 127.0.0.1:${node.pgPort}
   data_dir: ${node.dataDir}
   bin_dir: ${PG_BIN_DIR}
+  remove_data_directory_on_rewind_failure: true
+  remove_data_directory_on_diverged_timelines: true
   pgpass: ${path.join(dir, 'pgpass')}
   authentication:
     superuser:
@@ -532,6 +575,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     return existing;
   }
   if (existing || existsSync(dir)) await clusterDown({ dir, log });
+  for (const swept of sweepStaleClusters(path.dirname(dir))) log(`swept the stale cluster ${swept}`);
   if (!existsSync(`${PG_BIN_DIR}/postgres`) || !existsSync('/usr/bin/patroni')) {
     throw new Error(
       'PostgreSQL 15 or the cluster programs are missing: run scripts/ensure-test-deps.sh and scripts/cluster/install.sh',
@@ -543,6 +587,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     dir,
     scope: SCOPE,
     startedAt: new Date().toISOString(),
+    owner: opts.persistent ? null : processIdentity(),
     superuser: { user: 'postgres', password: secret() },
     replication: { user: 'replicator', password: secret() },
     etcd: { url: `http://127.0.0.1:${etcdClient}`, pid: 0 },
@@ -724,4 +769,62 @@ export function clusterKillSync(info: ClusterInfo): void {
   signal(info.pgbouncer.pid, info.dir, 'SIGKILL');
   signal(info.etcd.pid, info.dir, 'SIGKILL');
   rmSync(info.dir, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stale clusters
+
+/** The directories test clusters are made in (mkdtemp of /tmp/pgmcp-cl- and /tmp/pgmcp-cl2-); nothing else is swept. */
+export const TEST_CLUSTER_DIR = /^pgmcp-cl2?-[A-Za-z0-9]{6}$/;
+/** A test cluster directory without an owner is stale after this long (made before owners were recorded). */
+const UNOWNED_STALE_MS = 2 * 3600_000;
+/** A test cluster directory without cluster.json is stale after this long (a start that died before saving it). */
+const UNSAVED_STALE_MS = 10 * 60_000;
+
+/** Why the test cluster directory `dir` is stale, or undefined when it is in use (or not ours to judge). */
+export function staleReason(dir: string, now = Date.now()): string | undefined {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    return undefined;
+  }
+  if (!st.isDirectory() || st.uid !== process.getuid?.()) return undefined;
+  if (!existsSync(stateFile(dir))) {
+    return now - st.mtimeMs > UNSAVED_STALE_MS ? 'no cluster.json, left by a start that died' : undefined;
+  }
+  const info = readCluster(dir);
+  if (!info || path.resolve(info.dir) !== path.resolve(dir)) return undefined;
+  if (info.owner === null) return undefined;
+  if (info.owner === undefined) {
+    return now - Date.parse(info.startedAt) > UNOWNED_STALE_MS
+      ? `started ${info.startedAt}, no owner recorded`
+      : undefined;
+  }
+  return processAlive(info.owner) ? undefined : `its owner (pid ${info.owner.pid}) is gone`;
+}
+
+/**
+ * Stops and removes the test clusters in `parent` whose owner is gone (a test run that was killed): only directories
+ * named as test clusters, owned by this user, described by their own cluster.json; only processes whose command line
+ * names that directory are signalled. Returns what was swept.
+ */
+export function sweepStaleClusters(parent = '/tmp'): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return [];
+  }
+  const swept: string[] = [];
+  for (const name of names.filter((n) => TEST_CLUSTER_DIR.test(n))) {
+    const dir = path.join(parent, name);
+    const why = staleReason(dir);
+    if (!why) continue;
+    const info = readCluster(dir);
+    if (info) clusterKillSync(info);
+    else rmSync(dir, { recursive: true, force: true });
+    swept.push(`${dir} (${why})`);
+  }
+  return swept;
 }

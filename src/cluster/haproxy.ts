@@ -114,6 +114,42 @@ export function parseInfo(text: string): Record<string, string> {
   return info;
 }
 
+/** A server's administrative state from `show servers state` (what stats show only while the server is up). */
+export interface ServerAdminState {
+  backend: string;
+  server: string;
+  /** `maint` (forced, inherited or configured), `drain`, or `ready`. */
+  admin: 'maint' | 'drain' | 'ready';
+  /** The weight set by configuration or `set weight`. */
+  userWeight: number | null;
+}
+
+// srv_admin_state flags: forced/inherited/configured/resolution/hostname maintenance; forced/inherited drain.
+const ADMIN_MAINT = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
+const ADMIN_DRAIN = 0x08 | 0x10;
+
+/** Parses `show servers state` (format 1: a version line, a `# be_id be_name …` header, one line per server). */
+export function parseServersState(text: string): ServerAdminState[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const header = lines.find((l) => l.startsWith('#'));
+  if (!header) throw new Error('not HAProxy servers state (no "# be_id be_name …" header)');
+  const names = header.replace(/^#\s*/, '').split(/\s+/);
+  const at = (f: string[], name: string) => f[names.indexOf(name)];
+  return lines
+    .filter((l) => !l.startsWith('#') && /\s/.test(l.trim()))
+    .map((l) => {
+      const f = l.trim().split(/\s+/);
+      const flags = Number(at(f, 'srv_admin_state'));
+      const weight = Number(at(f, 'srv_uweight'));
+      return {
+        backend: at(f, 'be_name') ?? '',
+        server: at(f, 'srv_name') ?? '',
+        admin: flags & ADMIN_MAINT ? 'maint' : flags & ADMIN_DRAIN ? 'drain' : 'ready',
+        userWeight: Number.isFinite(weight) ? weight : null,
+      };
+    });
+}
+
 export interface HaproxyOptions {
   /** An http(s) stats URL (with or without `;csv`), the path of a runtime-API socket, or its `host:port`. */
   target: string;
@@ -186,6 +222,19 @@ export class HaproxyClient {
   /** `enable server B/S`: leaves maintenance; health checks resume. */
   enableServer(backend: string, server: string): Promise<void> {
     return this.change(`enable server ${serverRef(backend, server)}`);
+  }
+
+  /** `show cli level`: the level of this runtime-API connection (`admin` is needed for changes); null over HTTP. */
+  async cliLevel(): Promise<string | null> {
+    if (!this.canAdminister) return null;
+    return (await this.command('show cli level')).trim();
+  }
+
+  /** `show servers state`: administrative state and weight of every server (runtime API only). */
+  async serversState(): Promise<ServerAdminState[]> {
+    if (!this.canAdminister)
+      throw new Error('servers state needs the HAProxy runtime API; a stats URL does not give it');
+    return parseServersState(await this.command('show servers state'));
   }
 
   /** `disable server B/S`: maintenance (MAINT): no traffic, no health checks. */

@@ -151,6 +151,8 @@ export function memberBaseUrl(apiUrl: string): string {
   return apiUrl.replace(/\/patroni\/?$/, '').replace(/\/+$/, '');
 }
 
+type WriteMethod = 'POST' | 'PATCH' | 'DELETE';
+
 /** What a write call answered: Patroni's own words (plain text or JSON). */
 export interface PatroniWriteResult {
   url: string;
@@ -283,7 +285,7 @@ export class PatroniClient {
    */
   async writeAt(
     baseUrl: string,
-    method: 'POST' | 'PATCH',
+    method: WriteMethod,
     path: string,
     body: unknown,
     timeoutMs = this.timeoutMs,
@@ -304,12 +306,7 @@ export class PatroniClient {
   }
 
   /** A write any member can take: the configured members in turn, the next one only when a request was not delivered. */
-  async writeAny(
-    method: 'POST' | 'PATCH',
-    path: string,
-    body: unknown,
-    timeoutMs?: number,
-  ): Promise<PatroniWriteResult> {
+  async writeAny(method: WriteMethod, path: string, body: unknown, timeoutMs?: number): Promise<PatroniWriteResult> {
     const errors: string[] = [];
     for (const url of this.urls) {
       try {
@@ -334,6 +331,18 @@ export class PatroniClient {
     if (req.candidate !== undefined) body.candidate = req.candidate;
     if (req.scheduledAt !== undefined) body.scheduled_at = req.scheduledAt;
     return this.writeAny('POST', '/switchover', body, timeoutMs);
+  }
+
+  /** DELETE /switchover: cancels a scheduled switchover (404 when none is scheduled). */
+  cancelSwitchover(): Promise<PatroniWriteResult> {
+    return this.writeAny('DELETE', '/switchover', undefined);
+  }
+
+  /** The scheduled switchover /cluster shows ({at, from, to}), or null. */
+  async scheduledSwitchover(): Promise<Record<string, unknown> | null> {
+    const body = (await this.get<Record<string, unknown> | null>('/cluster')).body;
+    const s = body?.scheduled_switchover;
+    return s && typeof s === 'object' ? (s as Record<string, unknown>) : null;
   }
 
   /** POST /failover to a named candidate (Patroni 3 needs one); answered like a switchover. */

@@ -1,17 +1,10 @@
-import { existsSync } from 'node:fs';
 import pg from 'pg';
 import type { Started } from '../bootstrap.js';
 import { describeConfig } from '../config/resolve.js';
 import { connectionFailure } from '../db/connect-error.js';
 import { clientConfigFor } from '../db/connection-config.js';
 import { formatToolError } from '../tools/errors.js';
-
-type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
-interface Check {
-  name: string;
-  verdict: Verdict;
-  detail: string;
-}
+import { type Check, checkCluster, type Verdict } from './doctor-cluster.js';
 
 const MARK: Record<Verdict, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
@@ -85,52 +78,6 @@ async function checkPostgres(started: Started): Promise<Check[]> {
   return checks;
 }
 
-async function checkHttp(name: string, url: string, redact: (s: string) => string): Promise<Check> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
-    return { name, verdict: res.ok ? 'ok' : 'fail', detail: `${redact(url)} answered HTTP ${res.status}` };
-  } catch (err) {
-    return { name, verdict: 'fail', detail: `${redact(url)}: ${(err as Error).message}` };
-  }
-}
-
-async function checkCluster(started: Started): Promise<Check[]> {
-  const { cluster } = started.app.config;
-  const redact = started.app.redact;
-  const checks: Check[] = [];
-  if (cluster.patroniUrls.length === 0)
-    checks.push({ name: 'patroni', verdict: 'skip', detail: 'PGMCP_PATRONI_URLS not set' });
-  for (const url of cluster.patroniUrls)
-    checks.push(await checkHttp('patroni', `${url.replace(/\/$/, '')}/patroni`, redact));
-  if (!cluster.haproxy) checks.push({ name: 'haproxy', verdict: 'skip', detail: 'PGMCP_HAPROXY not set' });
-  else if (/^https?:\/\//.test(cluster.haproxy))
-    checks.push(await checkHttp('haproxy', `${cluster.haproxy.replace(/;csv$/, '')};csv`, redact));
-  else
-    checks.push({
-      name: 'haproxy',
-      verdict: existsSync(cluster.haproxy) ? 'ok' : 'fail',
-      detail: `runtime API socket ${cluster.haproxy} ${existsSync(cluster.haproxy) ? 'exists' : 'not found'}`,
-    });
-  if (!cluster.pgbouncerUrl) checks.push({ name: 'pgbouncer', verdict: 'skip', detail: 'PGMCP_PGBOUNCER_URL not set' });
-  else {
-    const client = new pg.Client({ connectionString: cluster.pgbouncerUrl, connectionTimeoutMillis: 3000 });
-    try {
-      await client.connect();
-      const v = await client.query({ text: 'SHOW VERSION', queryMode: 'simple' } as pg.QueryConfig);
-      checks.push({
-        name: 'pgbouncer',
-        verdict: 'ok',
-        detail: String(Object.values(v.rows[0] ?? {})[0] ?? 'answered'),
-      });
-    } catch (err) {
-      checks.push({ name: 'pgbouncer', verdict: 'fail', detail: redact((err as Error).message) });
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
-  return checks;
-}
-
 /** `pgmcp doctor`: the configuration (secrets masked) and a check of every configured component; exit 0 or 1. */
 export async function doctorCommand(started: Started): Promise<number> {
   const out: string[] = ['configuration (secrets shown as ****):'];
@@ -143,7 +90,7 @@ export async function doctorCommand(started: Started): Promise<number> {
     out.push(`  embedded PostgreSQL on 127.0.0.1:${started.embedded.port} (${started.embedded.dataDir})`);
   if (!started.app.config.confirm)
     out.push('  WARNING: confirmation of destructive actions is turned off (PGMCP_CONFIRM)');
-  const checks = [...(await checkPostgres(started)), ...(await checkCluster(started))];
+  const checks = [...(await checkPostgres(started)), ...(await checkCluster(started.app.config))];
   out.push('checks:');
   for (const c of checks)
     out.push(`  ${MARK[c.verdict]} ${c.name}: ${started.app.redact(c.detail).replace(/\n/g, '\n       ')}`);

@@ -144,7 +144,25 @@ describe('cluster read tools on a real cluster', () => {
       500,
     );
     // The old leader's REST API is gone: the cluster is degraded (not critical) until it is brought back.
-    // Rejoining it (pg_rewind) and waiting for healthy is left to the next session: it did not settle within 90 s.
+    expect((await overview()).verdict).toBe('degraded');
+    // Restarted, the crashed old leader rejoins as a streaming replica of the new one and the cluster is healthy.
+    const t1 = Date.now();
+    cluster.startNode(old);
+    const rejoined = await waitFor(
+      `${old} to rejoin as a streaming replica`,
+      async () => {
+        const v = await overview();
+        const lag = await mcp.call('pg_patroni', { action: 'lag' });
+        const rows = (lag.structuredContent as { lag: { name: string; pgStatReplication: string | null }[] }).lag;
+        return v.verdict === 'healthy' && rows.find((r) => r.name === old)?.pgStatReplication === 'streaming'
+          ? v
+          : undefined;
+      },
+      90_000,
+      500,
+    );
+    timings.push(`crashed leader rejoined in ${Date.now() - t1} ms`);
+    expect(rejoined.problems).toEqual([]);
   }, 240_000);
 });
 

@@ -3,6 +3,8 @@
  * (see ComponentActions in action.ts), its import here and its name in COMPONENTS.
  */
 import type { ComponentActions } from './action.js';
+import { haproxyActions } from './haproxy.js';
 import { patroniActions } from './patroni.js';
+import { pgbouncerActions } from './pgbouncer.js';
 
-export const COMPONENTS: readonly ComponentActions[] = [patroniActions as unknown as ComponentActions];
+export const COMPONENTS: readonly ComponentActions[] = [patroniActions, haproxyActions, pgbouncerActions];

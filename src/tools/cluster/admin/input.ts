@@ -38,7 +38,7 @@ export const databaseField = z
   .min(1)
   .max(63)
   .optional()
-  .describe('pgbouncer actions: a database of PgBouncer (as SHOW DATABASES lists it); absent: every database');
+  .describe('pgbouncer_* actions: a database of PgBouncer (as SHOW DATABASES lists it); absent: every database');
 
 /** Names of the fields of the components: a name used by two must be the very same schema. */
 export function mergeFields(components: readonly ComponentActions[]): z.ZodRawShape {

@@ -22,7 +22,7 @@ export function memberNamed(members: readonly MemberView[], name: string, field 
   if (m) return m;
   throw new ToolError(`unknown ${field} ${name}: the Patroni cluster has ${names(members)}`, {
     code: 'not_found',
-    hint: `give one of: ${names(members)}`,
+    hint: `give one of: ${members.map((m) => m.name).join(', ')}`,
   });
 }
 

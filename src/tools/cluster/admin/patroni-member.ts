@@ -148,7 +148,9 @@ export function memberReloadPlan(client: PatroniClient, targets: readonly Member
       );
       const pending = Object.entries(after).filter(([, v]) => (v as { pendingRestart: boolean }).pendingRestart);
       if (pending.length) {
-        notes.push(`a setting waits for a restart on ${pending.map(([k]) => k).join(', ')} (pg_cluster_admin restart)`);
+        notes.push(
+          `a setting waits for a restart on ${pending.map(([k]) => k).join(', ')} (pg_cluster_admin restart_member)`,
+        );
       }
       return { after, notes };
     },

@@ -33,13 +33,16 @@ const fields = {
     .min(1)
     .max(200)
     .optional()
-    .describe('restart: the Patroni member; reload: the member (absent: every member)'),
+    .describe('restart_member: the Patroni member; reload_member: the member (absent: every member)'),
   scheduled_at: z
     .string()
     .max(64)
     .optional()
-    .describe('switchover, restart: when, ISO 8601 with a time zone (e.g. 2030-01-31T02:00:00Z); absent: now'),
-  restart_pending: z.boolean().optional().describe('restart: only if PostgreSQL has a setting waiting for a restart'),
+    .describe('switchover, restart_member: when, ISO 8601 with a time zone (e.g. 2030-01-31T02:00:00Z); absent: now'),
+  restart_pending: z
+    .boolean()
+    .optional()
+    .describe('restart_member: only if PostgreSQL has a setting waiting for a restart'),
   config: z
     .record(z.string(), z.unknown())
     .optional()
@@ -71,6 +74,11 @@ async function maxLagOf(ctx: ToolContext, client: PatroniClient): Promise<number
   const config = await reach('patroni', ctx, () => client.config());
   const v = config.maximum_lag_on_failover;
   return typeof v === 'number' ? v : PATRONI_DEFAULT_MAX_LAG;
+}
+
+async function scheduledNote(ctx: ToolContext, client: PatroniClient): Promise<string[]> {
+  const scheduled = await reach('patroni', ctx, () => client.scheduledSwitchover());
+  return scheduled ? [`replaces the switchover scheduled for ${scheduled.at} (from ${scheduled.from})`] : [];
 }
 
 async function pgbouncerNotes(ctx: ToolContext, members: readonly MemberView[]): Promise<string[]> {
@@ -136,7 +144,7 @@ export const patroniActions = defineComponent({
           steps,
           before: { leader: leader.name, members: clusterState(members), maximumLagOnFailover: maxLag },
           bind: { leader: leader.name },
-          notes: await pgbouncerNotes(ctx, members),
+          notes: [...(await scheduledNote(ctx, client)), ...(await pgbouncerNotes(ctx, members))],
           async run(runner) {
             const answer = await runner.act(`POST /switchover`, () =>
               client.switchover({ leader: leader.name, candidate: to, scheduledAt }, runner.remainingMs),
@@ -145,17 +153,45 @@ export const patroniActions = defineComponent({
             if (scheduledAt) {
               const scheduled = await runner.waitFor(
                 'Patroni shows the scheduled switchover',
-                async () => {
-                  const body = (await client.get<Record<string, unknown>>('/cluster')).body;
-                  return body?.scheduled_switchover ?? undefined;
-                },
+                async () => (await client.scheduledSwitchover()) ?? undefined,
                 () => 'no scheduled_switchover in /cluster',
                 { timeoutMs: 10_000 },
               );
+              notes.push('pgmcp does not wait for it; cancel it with action cancel_switchover');
               return { after: { scheduledSwitchover: scheduled ?? null }, notes };
             }
             const verified = await verifyLeaderChange(runner, ctx.config, client, target);
             return { after: verified.after, notes: [...notes, ...verified.notes] };
+          },
+        };
+      },
+    },
+    cancel_switchover: {
+      description: 'cancels the scheduled switchover (DELETE /switchover)',
+      async plan({ ctx }) {
+        const client = patroniOf(ctx);
+        const scheduled = await reach('patroni', ctx, () => client.scheduledSwitchover());
+        if (!scheduled) throw new ToolError('no switchover is scheduled', { code: 'nothing_to_do' });
+        return {
+          target: `switchover at ${scheduled.at}`,
+          summary: `cancel the switchover scheduled for ${scheduled.at} (from ${scheduled.from}${scheduled.to ? ` to ${scheduled.to}` : ''})`,
+          reasons: ['the planned leader change will not happen'],
+          steps: [
+            { phase: 'check', what: 'GET /cluster shows a scheduled switchover', where: 'Patroni' },
+            { phase: 'act', what: 'DELETE /switchover', where: 'Patroni REST API (any member)' },
+            { phase: 'verify', what: 'GET /cluster shows no scheduled switchover', where: 'Patroni' },
+          ],
+          before: { scheduledSwitchover: scheduled },
+          bind: { scheduledSwitchover: scheduled },
+          async run(runner) {
+            const answer = await runner.act('DELETE /switchover', () => client.cancelSwitchover());
+            await runner.waitFor(
+              'Patroni shows no scheduled switchover',
+              async () => ((await client.scheduledSwitchover()) === null ? true : undefined),
+              () => 'still scheduled',
+              { timeoutMs: 10_000 },
+            );
+            return { after: { scheduledSwitchover: null }, notes: [`Patroni: ${answer.message}`] };
           },
         };
       },
@@ -214,7 +250,7 @@ export const patroniActions = defineComponent({
         };
       },
     },
-    restart: {
+    restart_member: {
       description:
         'restarts PostgreSQL on `member` (now or at `scheduled_at`; `restart_pending`: only if a setting needs it); waits until it runs again',
       required: ['member'],
@@ -227,7 +263,7 @@ export const patroniActions = defineComponent({
         return memberRestartPlan(ctx, client, members, member, { schedule, restartPending: args.restart_pending });
       },
     },
-    reload: {
+    reload_member: {
       description: 'reloads the configuration of `member` (absent: every member) through Patroni',
       optional: ['member'],
       async plan({ args, ctx }) {

@@ -97,9 +97,9 @@ export class ActionRunner {
 
   /**
    * The change itself: timed, announced by a progress notification, remembered as done when it worked. A failure
-   * becomes a ToolError with the component's own words and what had already been done.
+   * becomes a ToolError with the component's own words, what had already been done, and `hint` (what to do now).
    */
-  async act<T>(step: string, fn: () => Promise<T>): Promise<T> {
+  async act<T>(step: string, fn: () => Promise<T>, hint?: string): Promise<T> {
     await this.progress(step);
     try {
       const out = await this.timed(step, fn);
@@ -110,7 +110,7 @@ export class ActionRunner {
       const before = this.done.length ? ` (already done: ${this.done.join('; ')})` : '';
       throw new ToolError(this.ctx.redact(`${step} failed: ${(err as Error).message}${before}`), {
         code: 'action_failed',
-        hint: 'look at the state with the read tools (pg_cluster) before trying again',
+        hint: hint ?? 'look at the state with the read tools (pg_cluster) before trying again',
       });
     }
   }
