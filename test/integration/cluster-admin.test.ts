@@ -137,6 +137,10 @@ describe('pg_cluster_admin on a real cluster', () => {
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress.some((p) => /POST \/switchover/.test(p.message ?? ''))).toBe(true);
     expect(await cluster.leader()).toBe(candidate);
+    // Verified means every member that ran before follows the new leader too: the cluster is healthy at once.
+    expect(done.data.checks.find((c) => c.check.includes(`follow ${candidate} on its timeline`))?.ok).toBe(true);
+    const overview = await read('pg_cluster', {});
+    expect(overview.structuredContent.verdict, overview.text).toBe('healthy');
 
     // HAProxy's stats show the change: the new leader UP in the primary backend, the old one DOWN.
     expect(await serverStatus('primary', candidate)).toMatch(/^UP/);

@@ -268,7 +268,12 @@ describe('pg_cluster_admin framework', () => {
   });
 
   it('the plan shows the verification that fits what is configured', () => {
-    const target = { oldLeader: 'node1', expected: 'node2', reconnectPgbouncer: true };
+    const target = {
+      oldLeader: 'node1',
+      expected: 'node2',
+      followers: ['node1', 'node2', 'node3'],
+      reconnectPgbouncer: true,
+    };
     const all = config({
       PGMCP_HAPROXY: '/run/haproxy.sock',
       PGMCP_PGBOUNCER_URL: 'postgresql://a:b@127.0.0.1:6432/pgbouncer',
@@ -276,7 +281,7 @@ describe('pg_cluster_admin framework', () => {
     const text = stepLines(leaderChangeSteps(all, target));
     expect(text).toContain("[verify] HAProxy's primary backend has node2 UP and no other server");
     expect(text).toContain('[act] RECONNECT');
-    expect(text).toContain('[verify] node1 runs again as a replica');
+    expect(text).toContain('[verify] node1, node3 run as replicas of the new leader on its timeline (informative)');
     const patroniOnly = stepLines(leaderChangeSteps(config(), target));
     expect(patroniOnly).not.toMatch(/HAProxy|RECONNECT/);
   });

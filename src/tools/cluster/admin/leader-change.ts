@@ -1,7 +1,8 @@
 /**
  * What a switchover or failover is verified by, in order: Patroni shows the new leader running; HAProxy's primary
  * backend routes to it alone (when HAProxy is configured); PgBouncer's server connections are renewed (when PgBouncer
- * is configured and not opted out); the old leader is back as a replica (informative: it may be down for good).
+ * is configured and not opted out); the members that ran before, the old leader among them, follow the new leader on
+ * its timeline (informative: a member may be down for good).
  *
  * Why PgBouncer is reconnected: PgBouncer keeps server connections it opened through HAProxy, and those still lead to
  * the old leader, now a read-only replica, unless HAProxy cut them (`on-marked-down shutdown-sessions`). RECONNECT
@@ -25,6 +26,8 @@ export interface LeaderChangeTarget {
   oldLeader: string | undefined;
   /** The member that must lead after; any other than the old leader when absent. */
   expected: string | undefined;
+  /** The members running before (the old leader among them): each must follow the new leader on its timeline. */
+  followers: readonly string[];
   /** Renew PgBouncer's server connections after HAProxy routes to the new leader. */
   reconnectPgbouncer: boolean;
 }
@@ -52,10 +55,11 @@ export function leaderChangeSteps(config: Config, target: LeaderChangeTarget): P
       },
     );
   }
-  if (target.oldLeader) {
+  const followers = target.followers.filter((n) => n !== target.expected);
+  if (followers.length) {
     steps.push({
       phase: 'verify',
-      what: `${target.oldLeader} runs again as a replica on the new timeline (informative)`,
+      what: `${followers.join(', ')} run as replicas of the new leader on its timeline (informative)`,
       where: 'Patroni',
     });
   }
@@ -96,6 +100,17 @@ export async function waitForRouting(
     () => seen,
   );
   return routing ? { backend: routing.primaryProxy, up: routing.primaryUp } : seen;
+}
+
+/** Whether `m` runs as a replica of `leader` on its timeline with a known lag. */
+function follows(m: MemberView | undefined, leader: MemberView | undefined): boolean {
+  return (
+    m?.reachable === true &&
+    m !== leader &&
+    (m.state === 'running' || m.state === 'streaming') &&
+    m.lagBytes !== null &&
+    (leader?.timeline == null || m.timeline === leader.timeline)
+  );
 }
 
 /** Waits for the outcome of a switchover or failover; returns the cluster after it. */
@@ -149,27 +164,27 @@ export async function verifyLeaderChange(
     );
   }
 
-  if (target.oldLeader) {
-    const old = target.oldLeader;
+  const followers = target.followers.filter((n) => n !== newLeader.name);
+  if (followers.length) {
     await runner.waitFor(
-      `${old} runs again as a replica of ${newLeader.name}`,
+      `${followers.join(', ')} follow ${newLeader.name} on its timeline`,
       async () => {
-        const m = (await readMembers()).find((x) => x.name === old);
-        const l = leaderOf(members);
-        const rejoined =
-          m?.reachable &&
-          m.role !== 'leader' &&
-          (m.state === 'running' || m.state === 'streaming') &&
-          m.lagBytes !== null &&
-          (l?.timeline === null || m.timeline === l?.timeline);
-        return rejoined ? m : undefined;
+        const now = await readMembers();
+        return followers.every((n) =>
+          follows(
+            now.find((m) => m.name === n),
+            leaderOf(now),
+          ),
+        )
+          ? true
+          : undefined;
       },
-      () => {
-        const m = members.find((x) => x.name === old);
-        return m
-          ? `${old} ${m.role}, ${m.reachable ? m.state : 'not answering'}, timeline ${m.timeline}`
-          : `${old} absent`;
-      },
+      () =>
+        followers
+          .map((n) => members.find((m) => m.name === n))
+          .filter((m): m is MemberView => m !== undefined && !follows(m, leaderOf(members)))
+          .map((m) => `${m.name} ${m.role}, ${m.reachable ? m.state : 'not answering'}, timeline ${m.timeline}`)
+          .join('; '),
       { informative: true },
     );
   }

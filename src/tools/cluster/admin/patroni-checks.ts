@@ -12,6 +12,11 @@ export const PATRONI_DEFAULT_MAX_LAG = 1_048_576;
 
 const RUNNING = new Set(['running', 'streaming']);
 
+/** The names of the members that answer and run. */
+export function runningMembers(members: readonly MemberView[]): string[] {
+  return members.filter((m) => m.reachable && RUNNING.has(m.state)).map((m) => m.name);
+}
+
 export function leaderOf(members: readonly MemberView[]): MemberView | undefined {
   return members.find((m) => m.role === 'leader' || m.role === 'standby_leader');
 }

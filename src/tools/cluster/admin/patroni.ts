@@ -17,6 +17,7 @@ import {
   clusterState,
   memberNamed,
   PATRONI_DEFAULT_MAX_LAG,
+  runningMembers,
 } from './patroni-checks.js';
 import { configPatchPlan } from './patroni-config.js';
 import { memberReloadPlan, memberRestartPlan } from './patroni-member.js';
@@ -118,6 +119,7 @@ export const patroniActions = defineComponent({
         const target: LeaderChangeTarget = {
           oldLeader: leader.name,
           expected: to,
+          followers: runningMembers(members),
           reconnectPgbouncer: args.pgbouncer_reconnect !== false,
         };
         const steps: PlanStep[] = [
@@ -212,6 +214,7 @@ export const patroniActions = defineComponent({
         const target: LeaderChangeTarget = {
           oldLeader: leaderRuns ? leader?.name : undefined,
           expected: candidate.name,
+          followers: runningMembers(members),
           reconnectPgbouncer: args.pgbouncer_reconnect !== false,
         };
         const reasons = [
