@@ -281,12 +281,18 @@ export interface PlanOptions {
   drainOnly: boolean;
 }
 
-/** get_rebalance_table_shards_plan(): the moves a rebalance with these arguments would make (nothing moves). */
+/**
+ * get_rebalance_table_shards_plan(): the moves a rebalance with these arguments would make (nothing moves), with each
+ * shard's size from citus_shards (the plan's own shard_size is the strategy's cost: 0 or 1 by shard count).
+ */
 export async function readRebalancePlan(client: Client, opts: PlanOptions): Promise<PlannedMove[]> {
   const r = await client.query(
-    `select table_name::text as table_name, shardid, shard_size, sourcename, sourceport, targetname, targetport
+    `with sizes as (select shardid, max(shard_size) as bytes from pg_catalog.citus_shards group by 1)
+     select p.table_name::text as table_name, p.shardid, coalesce(z.bytes, p.shard_size) as shard_size,
+            p.sourcename, p.sourceport, p.targetname, p.targetport
        from pg_catalog.get_rebalance_table_shards_plan(relation => $1::oid::regclass, threshold => $2::float4,
-                                                       drain_only => $3::boolean, rebalance_strategy => $4::name)`,
+                                                       drain_only => $3::boolean, rebalance_strategy => $4::name) p
+       left join sizes z on z.shardid = p.shardid`,
     [opts.tableOid, opts.threshold, opts.drainOnly, opts.strategy],
   );
   return r.rows.map((x) => ({

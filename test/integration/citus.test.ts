@@ -306,4 +306,225 @@ describe.skipIf(CITUS_URL === undefined)('Citus on a real cluster', () => {
       expect.objectContaining({ component: 'citus', severity: 'warning', subject: `${schema}.events` }),
     );
   });
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // pg_cluster_admin: every Citus action confirmed by token, its outcome checked through `admin` (a separate login)
+
+  interface AdminOut {
+    status: string;
+    verified: boolean | null;
+    summary: string;
+    plan: { phase: string; what: string }[];
+    checks: { check: string; ok: boolean; required: boolean }[];
+    confirmation?: { confirm_token: string };
+    durationMs: number;
+    notes: string[];
+  }
+  const timings: string[] = [];
+
+  /** pg_cluster_admin with progress notifications collected. */
+  const clusterAdmin = async (args: Record<string, unknown>, progress: string[] = []) => {
+    const r = (await mcp.client.callTool({ name: 'pg_cluster_admin', arguments: args }, undefined, {
+      onprogress: (p) => progress.push(p.message ?? ''),
+      timeout: 330_000,
+    })) as { isError?: boolean; structuredContent?: unknown; content: { type: string; text?: string }[] };
+    const text = r.content.map((c) => c.text ?? '').join('\n');
+    return { isError: r.isError ?? false, text, data: r.structuredContent as AdminOut };
+  };
+
+  /** The token flow: the first call asks (nothing changes), the second runs; returns the executed result. */
+  const confirmed = async (args: Record<string, unknown>, unchanged?: () => Promise<void>, progress: string[] = []) => {
+    const asked = await clusterAdmin(args);
+    expect(asked.isError, asked.text).toBe(false);
+    expect(asked.data.status).toBe('confirmation_required');
+    await unchanged?.();
+    const ran = await clusterAdmin({ ...args, confirm_token: asked.data.confirmation?.confirm_token }, progress);
+    expect(ran.isError, ran.text).toBe(false);
+    expect(ran.data.status).toBe('executed');
+    expect(ran.data.verified, ran.text).toBe(true);
+    timings.push(`${args.action} ${ran.data.durationMs} ms`);
+    return ran;
+  };
+
+  const partition = async (table: string) =>
+    (
+      await sql<{ method: string; repmodel: string; shards: number; column: string | null }>(
+        `select p.partmethod::text as method, p.repmodel::text as repmodel,
+                (select count(*)::int from pg_dist_shard s where s.logicalrelid = p.logicalrelid) as shards,
+                case when p.partkey is not null then column_to_column_name(p.logicalrelid, p.partkey) end as column
+           from pg_dist_partition p where p.logicalrelid = to_regclass($1)`,
+        [table],
+      )
+    )[0];
+  const shardsOn = async (port: number) =>
+    (
+      await sql<{ n: number }>(
+        `select count(*)::int as n from pg_dist_placement pl join pg_dist_node n on n.groupid = pl.groupid
+           join pg_dist_shard s on s.shardid = pl.shardid join pg_dist_partition d on d.logicalrelid = s.logicalrelid
+          where n.nodeport = $1 and d.repmodel <> 't' and (d.partkey is not null or d.colocationid <> 0)`,
+        [port],
+      )
+    )[0]?.n ?? 0;
+  const nodeRow = async (port: number) =>
+    (
+      await sql<{ isactive: boolean; shouldhaveshards: boolean }>(
+        'select isactive, shouldhaveshards from pg_dist_node where nodeport = $1',
+        [port],
+      )
+    )[0];
+  const walLevel = async () => (await sql<{ w: string }>("select current_setting('wal_level') as w"))[0]?.w;
+
+  afterAll(async () => {
+    if (!admin) return;
+    // Whatever happened, every worker is back, active and may hold shards.
+    for (const w of workers) {
+      const row = await nodeRow(w.port).catch(() => undefined);
+      if (!row) await admin.query('select citus_add_node($1, $2)', [w.host, w.port]).catch(() => undefined);
+      else if (!row.isactive)
+        await admin.query('select citus_activate_node($1, $2)', [w.host, w.port]).catch(() => undefined);
+      await admin
+        .query('select citus_set_node_property($1, $2, $3, true)', [w.host, w.port, 'shouldhaveshards'])
+        .catch(() => undefined);
+    }
+    if (timings.length) process.stderr.write(`[citus.test] timings: ${timings.join('; ')}\n`);
+  }, 60_000);
+
+  it('distribute_table: dry run shows the SQL and the pre-checks; bad columns are refused; then it runs', async () => {
+    await sql(`create table ${schema}.items (id int primary key, sku text, loc point)`);
+    await sql(`insert into ${schema}.items select g, 'sku' || g, point(g, g) from generate_series(1, 3000) g`);
+    const args = { action: 'distribute_table', table: `${schema}.items`, distribution_column: 'id', shard_count: 4 };
+    const dry = await clusterAdmin({ ...args, dry_run: true });
+    expect(dry.data.status).toBe('dry_run');
+    expect(dry.text).toContain(
+      `select pg_catalog.create_distributed_table('${schema}.items'::regclass, 'id', shard_count => 4)`,
+    );
+    expect(dry.text).toContain('column id (integer) exists and its type can be hashed');
+    expect(dry.text).toContain(`${schema}.items exists and is not distributed`);
+    expect(await partition(`${schema}.items`)).toBeUndefined();
+
+    const point = await clusterAdmin({ ...args, distribution_column: 'loc', dry_run: true });
+    expect(point.isError).toBe(true);
+    expect(point.text).toContain('no default hash operator class');
+    const missing = await clusterAdmin({ ...args, distribution_column: 'nope', dry_run: true });
+    expect(missing.text).toContain('its columns: id, sku, loc');
+
+    await confirmed(args, async () => expect(await partition(`${schema}.items`)).toBeUndefined());
+    expect(await partition(`${schema}.items`)).toMatchObject({ method: 'h', shards: 4, column: 'id' });
+    const again = await clusterAdmin(args);
+    expect(again.text).toContain('is already a distributed table');
+
+    await sql(`create table ${schema}.lookup (code text primary key)`);
+    await confirmed({ action: 'distribute_table', table: `${schema}.lookup`, reference: true });
+    expect(await partition(`${schema}.lookup`)).toMatchObject({ repmodel: 't', shards: 1 });
+  });
+
+  it('alter_distributed_table changes the shard count; undistribute_table brings every row back', async () => {
+    await confirmed({ action: 'alter_distributed_table', table: `${schema}.items`, shard_count: 6 });
+    expect(await partition(`${schema}.items`)).toMatchObject({ method: 'h', shards: 6 });
+    await confirmed({ action: 'undistribute_table', table: `${schema}.items` });
+    expect(await partition(`${schema}.items`)).toBeUndefined();
+    expect((await sql<{ n: number }>(`select count(*)::int as n from ${schema}.items`))[0]?.n).toBe(3000);
+  });
+
+  it('move_shard moves one shard to the other worker', async () => {
+    const [a, b] = workers as [(typeof workers)[0], (typeof workers)[0]];
+    const shard = (
+      await sql<{ shardid: string }>(
+        `select shardid from citus_shards where table_name = '${schema}.orders'::regclass and nodeport = $1 limit 1`,
+        [a.port],
+      )
+    )[0]?.shardid;
+    const ran = await confirmed({ action: 'move_shard', shard_id: Number(shard), target_node: b.name });
+    expect(ran.text).toContain(`citus_move_shard_placement(${shard}, '${a.host}', ${a.port}, '${b.host}', ${b.port}`);
+    const where = await sql<{ nodeport: number }>('select nodeport from citus_shards where shardid = $1', [shard]);
+    expect(where.map((w) => w.nodeport)).toEqual([b.port]);
+  });
+
+  it('rebalance_start (block_writes when wal_level is not logical) moves the planned shards and says why', async () => {
+    const logical = (await walLevel()) === 'logical';
+    if (!logical) {
+      const refused = await clusterAdmin({
+        action: 'rebalance_start',
+        shard_transfer_mode: 'force_logical',
+        dry_run: true,
+      });
+      expect(refused.text).toContain('needs wal_level = logical');
+    }
+    const progress: string[] = [];
+    const args = { action: 'rebalance_start', strategy: 'by_shard_count', timeout_seconds: 300 };
+    const dry = await clusterAdmin({ ...args, dry_run: true });
+    expect(dry.text).toContain(`shard_transfer_mode => '${logical ? 'auto' : 'block_writes'}'`);
+    if (!logical) expect(dry.text).toContain('logical replication cannot copy shards');
+    const ran = await confirmed(args, undefined, progress);
+    expect(ran.data.checks.map((c) => c.check)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/ended finished/), expect.stringMatching(/every planned shard/)]),
+    );
+    expect(progress.some((p) => /rebalance job \d+/.test(p))).toBe(true);
+    expect(
+      Math.abs((await shardsOn(workers[0]?.port as number)) - (await shardsOn(workers[1]?.port as number))),
+    ).toBeLessThanOrEqual(1 + 2 * (workers.length - 2));
+    const nothing = await clusterAdmin(args);
+    expect(nothing.text).toContain('nothing to move');
+  }, 320_000);
+
+  it('rebalance_stop cancels a running job', async () => {
+    const none = await clusterAdmin({ action: 'rebalance_stop' });
+    expect(none.text).toContain('no rebalance is running');
+    const [, b] = workers as [(typeof workers)[0], (typeof workers)[0]];
+    await sql('select citus_set_node_property($1, $2, $3, false)', [b.host, b.port, 'shouldhaveshards']);
+    try {
+      await sql(`create table ${schema}.burst (k int, v text)`);
+      await sql(`select create_distributed_table('${schema}.burst', 'k', colocate_with => 'none')`);
+    } finally {
+      await sql('select citus_set_node_property($1, $2, $3, true)', [b.host, b.port, 'shouldhaveshards']);
+    }
+    // a lock on the table holds its moves back, so the job is still running when it is stopped
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query(`lock table ${schema}.burst in access exclusive mode`);
+      await sql(
+        "select citus_rebalance_start(rebalance_strategy => 'by_shard_count', shard_transfer_mode => 'block_writes')",
+      );
+      await confirmed({ action: 'rebalance_stop' });
+      const state = (await sql<{ state: string }>('select state::text from citus_rebalance_status()'))[0]?.state;
+      expect(state).toBe('cancelled');
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+    }
+  }, 120_000);
+
+  it('drain_node empties a worker; then disable/activate and remove/add it; a rebalance spreads shards again', async () => {
+    const [, b] = workers as [(typeof workers)[0], (typeof workers)[0]];
+    expect(await shardsOn(b.port)).toBeGreaterThan(0);
+    const refusedDisable = await clusterAdmin({ action: 'disable_node', node: b.name, dry_run: true });
+    expect(refusedDisable.text).toContain('drain_node');
+    const refusedRemove = await clusterAdmin({ action: 'remove_node', node: b.name, dry_run: true });
+    expect(refusedRemove.text).toContain('drain_node');
+
+    const progress: string[] = [];
+    const drained = await confirmed({ action: 'drain_node', node: b.name, timeout_seconds: 300 }, undefined, progress);
+    expect(drained.text).toContain(`citus_drain_node('${b.host}', ${b.port}`);
+    expect(await shardsOn(b.port)).toBe(0);
+    expect(await nodeRow(b.port)).toMatchObject({ shouldhaveshards: false });
+
+    await confirmed({ action: 'disable_node', node: b.name });
+    expect(await nodeRow(b.port)).toMatchObject({ isactive: false });
+    await confirmed({ action: 'activate_node', node: b.name });
+    expect(await nodeRow(b.port)).toMatchObject({ isactive: true });
+
+    await confirmed({ action: 'remove_node', node: b.name });
+    expect(await nodeRow(b.port)).toBeUndefined();
+    const unreachable = await clusterAdmin({ action: 'add_node', node: '127.0.0.1:1', dry_run: true });
+    expect(unreachable.text).toContain('cannot connect');
+    await confirmed({ action: 'add_node', node: b.name });
+    expect(await nodeRow(b.port)).toMatchObject({ isactive: true, shouldhaveshards: true });
+    const already = await clusterAdmin({ action: 'add_node', node: b.name, dry_run: true });
+    expect(already.text).toContain('already a Citus node');
+
+    await confirmed({ action: 'rebalance_start', strategy: 'by_shard_count', timeout_seconds: 300 });
+    expect(await shardsOn(b.port)).toBeGreaterThan(0);
+  }, 900_000);
 });

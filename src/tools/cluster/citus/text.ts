@@ -142,7 +142,7 @@ export function skewText(tables: readonly TableSkew[], t: SkewThresholds): strin
 export function planText(strategy: string, moves: readonly PlannedMove[], summary: PlanSummary): string[] {
   if (summary.moves === 0) return [`strategy ${strategy}: nothing to move, the cluster is balanced for it`];
   return [
-    `strategy ${strategy}: ${summary.moves} shard moves, ${bytesText(summary.bytes)} to copy`,
+    `strategy ${strategy}: ${summary.moves} shard move${summary.moves === 1 ? '' : 's'}, ${bytesText(summary.bytes)} to copy`,
     markdownTable(
       ['from', 'to', 'moves', 'size'],
       summary.paths.map((p) => [p.from, p.to, p.moves, bytesText(p.bytes)]),
