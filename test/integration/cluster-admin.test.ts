@@ -129,7 +129,12 @@ describe('pg_cluster_admin on a real cluster', () => {
     const progress: Progress[] = [];
     const t0 = Date.now();
     const done = await confirmed(args, progress);
-    timings.push(`switchover ${old} → ${candidate} verified (leader, HAProxy, PgBouncer) in ${Date.now() - t0} ms`);
+    const steps = done.data.timings;
+    const routed = steps.findIndex((t) => t.step.startsWith("wait: HAProxy's primary backend"));
+    const toRouting = steps.slice(0, routed + 1).reduce((n, t) => n + t.ms, 0);
+    timings.push(
+      `switchover ${old} → ${candidate}: HAProxy routes to it after ${toRouting} ms, all verified in ${Date.now() - t0} ms`,
+    );
     const haproxyCheck = done.data.checks.find((c) => c.check.startsWith("HAProxy's primary backend"));
     expect(haproxyCheck?.ok).toBe(true);
     expect(done.data.outcome.after).toMatchObject({ leader: candidate, haproxyPrimary: { up: [candidate] } });
@@ -200,6 +205,27 @@ describe('pg_cluster_admin on a real cluster', () => {
     expect(ran.at - started).toBeGreaterThanOrEqual(1500);
     await waiting.end();
   }, 60_000);
+
+  it('a pause that cannot complete within timeout_seconds (a transaction holds a server) is undone', async () => {
+    const holder = connectTo(cluster.info.pgbouncer.url);
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select 1');
+      const args = { action: 'pgbouncer_pause', database: 'postgres', timeout_seconds: 2 };
+      const first = await call(admin.client, args);
+      const r = await call(admin.client, { ...args, confirm_token: first.data.confirmation?.confirm_token });
+      expect(r.isError).toBe(true);
+      expect(r.text).toContain(
+        'PAUSE postgres did not complete: a transaction still held a server connection after 2 s',
+      );
+      expect(r.text).toContain('the pause was undone (RESUME): nothing stays paused');
+      expect(await pgbouncerPaused('postgres')).toBe(0);
+      await holder.query('commit');
+    } finally {
+      await holder.end();
+    }
+  });
 
   it('HAProxy: disable then enable a replica server shows MAINT then UP; drain and weight show too', async () => {
     const leader = await waitFor('a leader', () => cluster.leader(), 30_000);

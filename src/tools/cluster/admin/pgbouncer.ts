@@ -110,6 +110,37 @@ function send(runner: ActionRunner, c: Current, command: AdminCommand, hint?: st
   );
 }
 
+/**
+ * PAUSE is done when no server connection of the target is left (PgBouncer 1.18 answers a PAUSE of one database at
+ * once and goes on pausing while a transaction holds a server connection). When that does not happen in time, or the
+ * call is cancelled, every new query of the target would hang behind a pause nobody waits for: it is undone (RESUME)
+ * and the error says so.
+ */
+async function pauseOrUndo(runner: ActionRunner, c: Current): Promise<void> {
+  const text = commandText('PAUSE', c.database);
+  try {
+    await runner.act(text, () =>
+      c.client.admin('PAUSE', c.database, { timeoutMs: runner.remainingMs, signal: runner.signal }),
+    );
+    if (!(await waitNoServers(runner, c))) {
+      throw new Error(`a transaction still held a server connection after ${Math.round(runner.timeoutMs / 1000)} s`);
+    }
+  } catch (err) {
+    let undone: string;
+    try {
+      await c.client.admin('RESUME', c.database);
+      undone = 'the pause was undone (RESUME): nothing stays paused';
+    } catch (resumeErr) {
+      undone = `undoing it (RESUME) failed too (${(resumeErr as Error).message}): resume it with pgbouncer_resume`;
+    }
+    const cancelled = err instanceof ToolError && err.info.code === 'cancelled';
+    throw new ToolError(`${text} did not complete: ${(err as Error).message}; ${undone}`, {
+      code: cancelled ? 'cancelled' : 'action_failed',
+      hint: 'find the long transaction (pg_pgbouncer servers, pg_monitor activity) or give a longer timeout_seconds',
+    });
+  }
+}
+
 export const pgbouncerActions = defineComponent({
   component: 'pgbouncer',
   fields: { database: databaseField },
@@ -127,8 +158,10 @@ export const pgbouncerActions = defineComponent({
         if (c.database !== undefined && isPaused(c.targets[0])) {
           throw new ToolError(`database ${c.database} is already paused`, { code: 'nothing_to_do' });
         }
-        const verify = [`SHOW SERVERS: no server connection of ${scope(c)}`];
-        if (c.database !== undefined) verify.unshift(`SHOW DATABASES: ${c.database} paused`);
+        const verify = [
+          `SHOW SERVERS: no server connection of ${scope(c)} (not within timeout_seconds: the pause is undone)`,
+        ];
+        if (c.database !== undefined) verify.push(`SHOW DATABASES: ${c.database} paused`);
         return consolePlan(
           c,
           'PAUSE',
@@ -136,7 +169,7 @@ export const pgbouncerActions = defineComponent({
             summary: `pause ${scope(c)}`,
             reasons: [
               `clients of ${scope(c)} hang on their next query until resume`,
-              'PAUSE itself waits until running queries finish (at most timeout_seconds)',
+              'the pause waits until running transactions finish (at most timeout_seconds)',
             ],
             verify,
             notes:
@@ -147,14 +180,8 @@ export const pgbouncerActions = defineComponent({
                 : [],
           },
           async (runner) => {
-            await send(
-              runner,
-              c,
-              'PAUSE',
-              'PgBouncer may still be pausing (a transaction holds a server connection): resume it with action pgbouncer_resume if you give up',
-            );
+            await pauseOrUndo(runner, c);
             if (c.database !== undefined) await waitPaused(runner, c, true);
-            await waitNoServers(runner, c);
             return { after: await databasesAfter(c) };
           },
         );
