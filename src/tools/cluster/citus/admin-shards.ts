@@ -75,7 +75,12 @@ export const shardActions: Record<string, CitusAction> = {
           strategy,
           strategies: strategies.map((x) => x.name).join(', '),
           shard_transfer_mode: mode,
-          planned: moves.map((m) => `${m.table} shard ${m.shardId}: ${m.from} → ${m.to}`),
+          planned: Object.fromEntries(
+            moves.map((m) => [
+              `shard ${m.shardId}`,
+              { table: m.table, from: m.from, to: m.to, size: bytesText(m.bytes) },
+            ]),
+          ),
           perNode: before.perNode,
           imbalancePercent: before.imbalancePercent,
         },
