@@ -3,143 +3,23 @@
  * in admin_users). `database` names one database of SHOW DATABASES; without it pause, resume and reconnect act on
  * every database. The outcome is read back from SHOW DATABASES (paused), SHOW SERVERS and SHOW CONFIG.
  */
-import type { AdminCommand, ConsoleRow, PgbouncerClient } from '../../../cluster/pgbouncer.js';
-import type { ToolContext } from '../../context.js';
 import { ToolError } from '../../errors.js';
-import { pgbouncerClient, reach } from '../clients.js';
-import { type ActionOutcome, type ActionPlan, defineComponent } from './action.js';
+import { reach } from '../clients.js';
+import { defineComponent } from './action.js';
 import { databaseField } from './input.js';
-import { databasesView, findDatabase, isPaused, poolDatabases } from './pgbouncer-checks.js';
-import type { ActionRunner } from './runner.js';
-
-const WHERE = 'PgBouncer admin console';
-
-function consoleOf(ctx: ToolContext): PgbouncerClient {
-  const client = pgbouncerClient(ctx.config);
-  if (!client) throw new ToolError('PgBouncer is not configured', { hint: 'set PGMCP_PGBOUNCER_URL' });
-  return client;
-}
-
-interface Current {
-  client: PgbouncerClient;
-  /** SHOW DATABASES of the target (one database, or every pooled one). */
-  targets: ConsoleRow[];
-  database: string | undefined;
-}
-
-async function current(ctx: ToolContext, database: string | undefined): Promise<Current> {
-  const client = consoleOf(ctx);
-  const rows = await reach('pgbouncer', ctx, () => client.show('databases'));
-  const targets = database === undefined ? poolDatabases(rows) : [findDatabase(rows, database)];
-  return { client, targets, database };
-}
-
-const scope = (c: Current) => (c.database === undefined ? 'every database' : `database ${c.database}`);
-const commandText = (command: AdminCommand, database: string | undefined) =>
-  database === undefined ? command : `${command} ${database}`;
-
-async function serverConnections(client: PgbouncerClient, database: string | undefined): Promise<number> {
-  const servers = await client.show('servers');
-  return servers.filter((s) => database === undefined || s.database === database).length;
-}
-
-/** Waits until SHOW DATABASES says `database` is (or is not) paused. */
-function waitPaused(runner: ActionRunner, c: Current, paused: boolean) {
-  const db = c.database as string;
-  let seen: ConsoleRow | undefined;
-  return runner.waitFor(
-    `SHOW DATABASES: ${db} ${paused ? 'paused' : 'not paused'}`,
-    async () => {
-      seen = (await c.client.show('databases')).find((r) => r.name === db);
-      return isPaused(seen) === paused ? seen : undefined;
-    },
-    () => (seen ? `paused ${seen.paused}` : `${db} is not listed`),
-    { timeoutMs: 10_000 },
-  );
-}
-
-function waitNoServers(runner: ActionRunner, c: Current) {
-  let left = 0;
-  return runner.waitFor(
-    `SHOW SERVERS: no server connection of ${scope(c)}`,
-    async () => {
-      left = await serverConnections(c.client, c.database);
-      return left === 0 ? true : undefined;
-    },
-    () => `${left} server connections`,
-    { timeoutMs: 10_000 },
-  );
-}
-
-async function databasesAfter(c: Current): Promise<Record<string, unknown>> {
-  const rows = await c.client.show('databases');
-  const names = new Set(c.targets.map((t) => t.name));
-  return databasesView(rows.filter((r) => names.has(r.name)));
-}
-
-function consolePlan(
-  c: Current,
-  command: AdminCommand,
-  change: { summary: string; reasons: string[]; verify: string[]; notes?: string[]; bind?: Record<string, unknown> },
-  run: (runner: ActionRunner) => Promise<ActionOutcome>,
-): ActionPlan {
-  const text = commandText(command, c.database);
-  return {
-    target: c.database === undefined ? 'every database' : `database ${c.database}`,
-    summary: change.summary,
-    reasons: change.reasons,
-    steps: [
-      { phase: 'check', what: `SHOW DATABASES: ${scope(c)}`, where: WHERE },
-      { phase: 'act', what: text, where: WHERE },
-      ...change.verify.map((what) => ({ phase: 'verify' as const, what, where: WHERE })),
-    ],
-    before: databasesView(c.targets),
-    ...(change.bind ? { bind: change.bind } : {}),
-    notes: change.notes ?? [],
-    run,
-  };
-}
-
-/** Runs the command itself, bounded by the call's time budget and cancellation. */
-function send(runner: ActionRunner, c: Current, command: AdminCommand, hint?: string) {
-  const text = commandText(command, c.database);
-  return runner.act(
-    text,
-    () => c.client.admin(command, c.database, { timeoutMs: runner.remainingMs, signal: runner.signal }),
-    hint,
-  );
-}
-
-/**
- * PAUSE is done when no server connection of the target is left (PgBouncer 1.18 answers a PAUSE of one database at
- * once and goes on pausing while a transaction holds a server connection). When that does not happen in time, or the
- * call is cancelled, every new query of the target would hang behind a pause nobody waits for: it is undone (RESUME)
- * and the error says so.
- */
-async function pauseOrUndo(runner: ActionRunner, c: Current): Promise<void> {
-  const text = commandText('PAUSE', c.database);
-  try {
-    await runner.act(text, () =>
-      c.client.admin('PAUSE', c.database, { timeoutMs: runner.remainingMs, signal: runner.signal }),
-    );
-    if (!(await waitNoServers(runner, c))) {
-      throw new Error(`a transaction still held a server connection after ${Math.round(runner.timeoutMs / 1000)} s`);
-    }
-  } catch (err) {
-    let undone: string;
-    try {
-      await c.client.admin('RESUME', c.database);
-      undone = 'the pause was undone (RESUME): nothing stays paused';
-    } catch (resumeErr) {
-      undone = `undoing it (RESUME) failed too (${(resumeErr as Error).message}): resume it with pgbouncer_resume`;
-    }
-    const cancelled = err instanceof ToolError && err.info.code === 'cancelled';
-    throw new ToolError(`${text} did not complete: ${(err as Error).message}; ${undone}`, {
-      code: cancelled ? 'cancelled' : 'action_failed',
-      hint: 'find the long transaction (pg_pgbouncer servers, pg_monitor activity) or give a longer timeout_seconds',
-    });
-  }
-}
+import { isPaused } from './pgbouncer-checks.js';
+import {
+  commandText,
+  consolePlan,
+  current,
+  databasesAfter,
+  pauseOrUndo,
+  scope,
+  send,
+  serverConnections,
+  waitNoServers,
+  waitPaused,
+} from './pgbouncer-run.js';
 
 export const pgbouncerActions = defineComponent({
   component: 'pgbouncer',
