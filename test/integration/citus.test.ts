@@ -76,9 +76,12 @@ describe('Citus detection on a plain PostgreSQL', () => {
   });
 });
 
-describe.skipIf(CITUS_URL !== undefined)('Citus on a real cluster', () => {
-  it.skip(SKIPPED, () => undefined);
-});
+// Without the URL the run shows why these tests did not run.
+if (CITUS_URL === undefined) {
+  describe('Citus on a real cluster', () => {
+    it.skip(SKIPPED, () => undefined);
+  });
+}
 
 describe.skipIf(CITUS_URL === undefined)('Citus on a real cluster', () => {
   const url = CITUS_URL as string;

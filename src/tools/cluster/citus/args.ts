@@ -22,6 +22,7 @@ export const DEFAULT_LIMIT = 50;
 export const DEFAULT_QUERY_CHARS = 300;
 
 const name = (what: string) => z.string().min(1).max(200).optional().describe(what);
+const intArg = (min: number, max: number, what: string) => z.number().int().min(min).max(max).optional().describe(what);
 
 export const citusInput = z.object({
   action: z
@@ -82,24 +83,16 @@ export const citusInput = z.object({
     .boolean()
     .optional()
     .describe('activity: include idle backends (default false: only queries in progress or idle in transaction)'),
-  query_chars: z
-    .number()
-    .int()
-    .min(20)
-    .max(10_000)
-    .optional()
-    .describe(
-      `activity, locks, stat_statements: statement text is cut at this many characters (default ${DEFAULT_QUERY_CHARS})`,
-    ),
-  limit: z
-    .number()
-    .int()
-    .min(1)
-    .max(1000)
-    .optional()
-    .describe(
-      `tables, shard_distribution (per table), skew, rebalance_plan, activity, stat_statements: rows listed (default ${DEFAULT_LIMIT})`,
-    ),
+  query_chars: intArg(
+    20,
+    10_000,
+    `activity, locks, stat_statements: statement text is cut at this many characters (default ${DEFAULT_QUERY_CHARS})`,
+  ),
+  limit: intArg(
+    1,
+    1000,
+    `tables, shard_distribution (per table), skew, rebalance_plan, activity, stat_statements: rows listed (default ${DEFAULT_LIMIT})`,
+  ),
 });
 export type CitusInput = z.infer<typeof citusInput>;
 
