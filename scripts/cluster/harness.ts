@@ -486,7 +486,7 @@ default_pool_size = 10
 server_login_retry = 1
 server_connect_timeout = 3
 query_wait_timeout = 30
-ignore_startup_parameters = extra_float_digits,options,statement_timeout,lock_timeout,idle_in_transaction_session_timeout
+ignore_startup_parameters = extra_float_digits
 logfile = ${path.join(dir, 'pgbouncer.log')}
 `;
 }

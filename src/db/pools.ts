@@ -1,7 +1,9 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from '../config/settings.js';
 import type { Logger } from '../log.js';
 import { clientConfigFor, defaultDatabase } from './connection-config.js';
+import { type SettingsMode, startupSettings } from './session-settings.js';
+import { connectDedicated, type SettingsClient, SettingsModes, SettingsPool } from './settings-client.js';
 
 export type PoolRole = 'main' | 'admin';
 
@@ -20,11 +22,15 @@ interface PoolEntry {
 export class PoolManager {
   private readonly pools = new Map<string, PoolEntry>();
   private closed = false;
+  /** How the settings reach a session, per server and login (see settings-client.ts). */
+  private readonly modes: SettingsModes;
 
   constructor(
     readonly config: Config,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.modes = new SettingsModes(log);
+  }
 
   get defaultDatabase(): string {
     return defaultDatabase(this.config);
@@ -32,10 +38,11 @@ export class PoolManager {
 
   /**
    * Everything pgmcp sets on a connection to `database` as `role`: the login (the admin URL for admin-level actions
-   * when one is configured), server-side timeouts from the first packet (a runaway statement or a forgotten
-   * transaction ends on the server), and the literal syntax the SQL checks assume: with standard_conforming_strings
-   * off, '\' … ' would hide a call inside what the parser sees as a string. Client options win over role and
-   * database settings. Pools and the dedicated connections of transactions use the same.
+   * when one is configured), server-side timeouts (a runaway statement or a forgotten transaction ends on the server),
+   * and the literal syntax the SQL checks assume: with standard_conforming_strings off, '\' … ' would hide a call
+   * inside what the parser sees as a string. They ride in the first packet, which makes them win over role and
+   * database settings; through a pooler that refuses or drops them, every transaction pgmcp opens sets them instead
+   * (session-settings.ts). Pools and the dedicated connections of transactions use the same.
    */
   clientOptions(
     database: string,
@@ -45,11 +52,25 @@ export class PoolManager {
     const url = role === 'admin' ? this.config.adminUrl : undefined;
     return {
       ...clientConfigFor(this.config, { database, ...(url ? { url } : {}) }),
-      statement_timeout: this.config.limits.statementTimeoutMs,
-      lock_timeout: this.config.limits.lockTimeoutMs,
-      idle_in_transaction_session_timeout: idleInTransactionMs,
-      options: '-c standard_conforming_strings=on -c client_encoding=UTF8',
+      ...startupSettings({
+        statementTimeoutMs: this.config.limits.statementTimeoutMs,
+        lockTimeoutMs: this.config.limits.lockTimeoutMs,
+        idleInTransactionMs,
+      }),
     };
+  }
+
+  /**
+   * A connection of its own (not pooled) with `options` (from clientOptions), following the settings mode of its
+   * server; `prepare` runs on the client before it connects (listeners). Connection failures are thrown as they are.
+   */
+  connectDedicated(options: pg.ClientConfig, prepare?: (client: SettingsClient) => void): Promise<SettingsClient> {
+    return connectDedicated(this.modes, options, prepare);
+  }
+
+  /** The settings mode decided for `database` as `role` (undefined until a first connection found out). */
+  settingsMode(database?: string, role: PoolRole = 'main'): SettingsMode | undefined {
+    return this.modes.modeFor(this.clientOptions(database ?? this.defaultDatabase, role));
   }
 
   /** The pool for `database` (the default one when absent) and login role. */
@@ -63,8 +84,9 @@ export class PoolManager {
       return found.pool;
     }
     this.evictIfFull();
-    const pool = new pg.Pool({
+    const pool = new SettingsPool({
       ...this.clientOptions(db, role),
+      Client: this.modes.clientClass,
       max: this.config.limits.poolSize,
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,

@@ -37,6 +37,24 @@ export const POOLED_READ: FlightFrame = {
   recover: 'ROLLBACK; SELECT pg_catalog.pg_advisory_unlock_all(); DEALLOCATE ALL',
 };
 
+const settingsFrames = new Map<string, FlightFrame>();
+
+/**
+ * The frame of a read on a pooled connection: POOLED_READ itself, or — when the connection's settings are set per
+ * transaction (`afterBegin`, see session-settings.ts) — POOLED_READ with those statements right after BEGIN, before
+ * the caller's statement is parsed.
+ */
+export function pooledRead(afterBegin: readonly string[] | undefined): FlightFrame {
+  if (afterBegin === undefined) return POOLED_READ;
+  const key = afterBegin.join(';');
+  let frame = settingsFrames.get(key);
+  if (!frame) {
+    frame = { ...POOLED_READ, before: [...POOLED_READ.before, ...afterBegin] };
+    settingsFrames.set(key, frame);
+  }
+  return frame;
+}
+
 /** The savepoint a read inside a pg_tx transaction runs under. */
 export const READ_SAVEPOINT = 'pgmcp_read';
 

@@ -6,7 +6,8 @@ import { uniqueNames } from './column-names.js';
 import { connectionFailure } from './connect-error.js';
 import type { ParamValue } from './params.js';
 import type { PoolManager } from './pools.js';
-import { type FlightFrame, type FlightResult, IN_TRANSACTION_READ, POOLED_READ, ReadFlight } from './read-flight.js';
+import { type FlightFrame, type FlightResult, IN_TRANSACTION_READ, pooledRead, ReadFlight } from './read-flight.js';
+import { settingsAfterBegin } from './settings-client.js';
 import { lookupTypes, type TypeLookup } from './type-names.js';
 import { convertValue, type JsonValue } from './values.js';
 
@@ -180,7 +181,7 @@ export async function runReadQuery(pools: PoolManager, config: Config, req: Read
     try {
       const flown = await fly(
         client,
-        POOLED_READ,
+        pooledRead(settingsAfterBegin(client)),
         config,
         { ...req, offset, limit },
         { cancel: (flight) => cancelOnServer(pool, client, flight), early: true },

@@ -14,6 +14,7 @@ import type { Caller } from '../tools/context.js';
 import { fromPgError, isPgServerError, ToolError } from '../tools/errors.js';
 import { connectionFailure } from './connect-error.js';
 import type { PoolManager, PoolRole } from './pools.js';
+import { beginText, type SettingsClient } from './settings-client.js';
 
 export const ISOLATION_LEVELS = ['read committed', 'repeatable read', 'serializable'] as const;
 export type Isolation = (typeof ISOLATION_LEVELS)[number];
@@ -241,15 +242,16 @@ export class TransactionRegistry {
     const isolation = opts.isolation ?? 'read committed';
     const role = opts.role ?? 'main';
     const options = this.pools.clientOptions(opts.database, role, this.idleMs + BACKSTOP_MARGIN_MS);
-    const client = new pg.Client(options);
     let tx: Tx | undefined;
-    // Until the transaction is registered an error only fails the connect or BEGIN below; afterwards it ends it.
-    client.on('error', (err) => {
-      if (tx) this.lost(tx, err);
-    });
+    let client: SettingsClient | undefined;
     try {
       try {
-        await client.connect();
+        // Until the transaction is registered an error only fails the connect or BEGIN below; afterwards it ends it.
+        client = await this.pools.connectDedicated(options, (c) =>
+          c.on('error', (err) => {
+            if (tx) this.lost(tx, err);
+          }),
+        );
       } catch (err) {
         throw connectionFailure(err, opts.database);
       }
@@ -259,13 +261,17 @@ export class TransactionRegistry {
         ...(opts.deferrable ? ['DEFERRABLE'] : []),
       ].join(' ');
       try {
-        // A snapshot isolation level takes its snapshot at the first statement: take it now, at begin.
-        await client.query(`BEGIN ${mode}${isolation === 'read committed' ? '' : '; SELECT 1'}`);
+        // A snapshot isolation level takes its snapshot at the first statement: take it now, at begin. Through a
+        // pooler the settings follow BEGIN in the same text (SET LOCAL: they hold for this transaction, its idle
+        // timeout included).
+        await client.query(
+          `${beginText(client, `BEGIN ${mode}`)}${isolation === 'read committed' ? '' : '; SELECT 1'}`,
+        );
       } catch (err) {
         throw isPgServerError(err) ? fromPgError(err) : connectionFailure(err, opts.database);
       }
     } catch (err) {
-      void client.end().catch(() => undefined);
+      void client?.end().catch(() => undefined);
       throw err;
     } finally {
       const left = (this.starting.get(session) ?? 1) - 1;

@@ -7,6 +7,11 @@
  * - `dry_run` (pooled connection): BEGIN; the statements; ROLLBACK — always rolled back.
  * - `in_tx` / `dry_run_in_tx` (a pg_tx transaction's connection): the statements as they are, or under a savepoint
  *   that is always rolled back to.
+ * Through a pooler (settings mode `transaction`, see session-settings.ts) the settings statements follow BEGIN in the
+ * same batch. An `alone` statement cannot have it: PostgreSQL refuses VACUUM & co. anywhere but first in a batch
+ * ("cannot be executed within a pipeline"), and a session SET sent before it would, in transaction pooling, land on
+ * whichever server connection the pooler picks and stay there for other clients. It runs with the server's defaults
+ * for the timeouts (a role-level ALTER ROLE … SET statement_timeout covers it).
  * A pooled connection goes back to the pool only when it is known to be clean: outside any transaction, and no code
  * ran whose effects on the session cannot be checked (DO, CALL) and no temporary object was made; otherwise it is
  * destroyed. What functions or triggers may have left in the session (settings, advisory locks, prepared statements)
@@ -21,6 +26,7 @@ import { connectionFailure } from './connect-error.js';
 import type { ParamValue } from './params.js';
 import type { PoolManager, PoolRole } from './pools.js';
 import { connect } from './read-query.js';
+import { settingsAfterBegin } from './settings-client.js';
 import { lookupTypes } from './type-names.js';
 import { convertValue, type JsonValue } from './values.js';
 import {
@@ -101,23 +107,27 @@ function control(text: string): FlightStep {
   return { kind: 'control', text };
 }
 
-function stepsFor(job: WriteJob): { steps: FlightStep[]; after: FlightStep[] } {
+function stepsFor(
+  job: WriteJob,
+  afterBegin: readonly string[] | undefined,
+): { steps: FlightStep[]; after: FlightStep[] } {
   const statements: FlightStep[] = job.statements.map((s, index) => ({
     kind: 'statement',
     index,
     text: s.text,
     params: s.params,
   }));
+  const begin = [control('BEGIN'), ...(afterBegin ?? []).map(control)];
   switch (job.frame) {
     case 'atomic':
-      return { steps: [control('BEGIN'), ...statements, control('COMMIT'), ...cleanupSteps()], after: [] };
+      return { steps: [...begin, ...statements, control('COMMIT'), ...cleanupSteps()], after: [] };
     case 'alone':
       return { steps: [...statements, ...cleanupSteps()], after: [] };
     case 'in_tx':
       return { steps: statements, after: [] };
     // Dry runs roll back after the type names of returned rows are looked up (types made by the run still exist).
     case 'dry_run':
-      return { steps: [control('BEGIN'), ...statements], after: [control('ROLLBACK'), ...cleanupSteps()] };
+      return { steps: [...begin, ...statements], after: [control('ROLLBACK'), ...cleanupSteps()] };
     case 'dry_run_in_tx':
       return {
         steps: [control(`SAVEPOINT ${DRY_RUN_SAVEPOINT}`), ...statements],
@@ -195,7 +205,8 @@ async function shape(
  * rethrows errors of the recovery itself (the connection is then in an unknown state).
  */
 async function runOn(client: pg.ClientBase, typeCache: pg.Pool, config: Config, job: WriteJob): Promise<WriteRun> {
-  const { steps, after } = stepsFor(job);
+  // In a pg_tx transaction (`in_tx` frames) the settings came with its BEGIN.
+  const { steps, after } = stepsFor(job, settingsAfterBegin(client));
   let outcome: FlightOutcome;
   try {
     outcome = await fly(client, new WriteFlight({ steps, limit: job.limit, maxBytes: config.limits.resultBytes }));

@@ -12,6 +12,7 @@ import { connectionFailure } from '../db/connect-error.js';
 import { type ParamValue, toParamText } from '../db/params.js';
 import type { PoolManager } from '../db/pools.js';
 import { connect } from '../db/read-query.js';
+import { beginText } from '../db/settings-client.js';
 import { parseSql } from '../sql/parser.js';
 import { fromPgError, isPgServerError, ToolError } from '../tools/errors.js';
 
@@ -110,11 +111,11 @@ export class PerfSession {
    * Begins the transaction. For a superuser, pg_stat_statements stops tracking inside it (SET LOCAL, gone at the
    * rollback): pgmcp's EXPLAINs, PREPAREs and catalog queries stay out of the statistics the workload is read from.
    * `before` is sent in the same text: a pooler in transaction mode (PgBouncer) then keeps the same server
-   * connection, where the hypothetical indexes are.
+   * connection, where the hypothetical indexes are. Through a pooler pgmcp's settings follow BEGIN in the same text.
    */
   private async begin(before = ''): Promise<void> {
     await this.raw(
-      `${before}${this.readWrite ? 'BEGIN' : 'BEGIN TRANSACTION READ ONLY'}; ` +
+      `${before}${beginText(this.client, this.readWrite ? 'BEGIN' : 'BEGIN TRANSACTION READ ONLY')}; ` +
         "SELECT pg_catalog.set_config('pg_stat_statements.track', 'none', true) WHERE current_setting('is_superuser') = 'on'",
     );
     this.forcedGeneric = false;

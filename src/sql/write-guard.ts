@@ -285,7 +285,7 @@ function hasOption(node: Node, name: string): boolean {
 }
 
 /** Why PostgreSQL refuses this statement inside a transaction block, or undefined when it does not. */
-function nonTransactionalReason(stmt: ParsedStatement): string | undefined {
+export function nonTransactionalReason(stmt: ParsedStatement): string | undefined {
   const n = stmt.node;
   switch (stmt.type) {
     case 'IndexStmt':

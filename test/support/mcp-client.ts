@@ -3,7 +3,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { type App, createApp } from '../../src/app.js';
 import { resolveConfig } from '../../src/config/resolve.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { createMcpServer } from '../../src/server.js';
 import { initParser } from '../../src/sql/parser.js';
 import type { PgConnectionInfo } from './postgres-server.js';
@@ -27,11 +27,14 @@ export function pgEnv(db: PgConnectionInfo): Record<string, string> {
   };
 }
 
-/** A real SDK Client connected in-process to a real pgmcp server built from `env` (PG* plus PGMCP_*). */
-export async function startInProcess(env: Record<string, string>, identity = 'test'): Promise<InProcess> {
+/**
+ * A real SDK Client connected in-process to a real pgmcp server built from `env` (PG* plus PGMCP_*); `log` replaces
+ * the stderr logger (to read what pgmcp logs).
+ */
+export async function startInProcess(env: Record<string, string>, identity = 'test', log?: Logger): Promise<InProcess> {
   await initParser();
   const { config } = resolveConfig({ env: { PGMCP_LOG_LEVEL: 'warn', ...env } });
-  const app = createApp(config, createLogger(config.log.level));
+  const app = createApp(config, log ?? createLogger(config.log.level));
   const server = createMcpServer(app, { sessionId: `test-${Math.random().toString(36).slice(2)}`, identity });
   const [a, b] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'pgmcp-test', version: '0' });

@@ -1,10 +1,14 @@
 /**
  * The connection pg_admin's work runs on: a dedicated connection of the admin login (never a pooled one, so nothing a
  * statement leaves in the session outlives the call), with pgmcp's connection settings; long maintenance runs without
- * the statement timeout (the lock timeout stays). Aborting the call cancels the running statement on the server.
+ * the statement timeout (the lock timeout stays). Through a pooler the settings go with each statement that can run in
+ * a transaction (inSettingsTransaction). Aborting the call cancels the running statement on the server.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { connectionFailure } from '../../db/connect-error.js';
+import { beginText, type SettingsClient, settingsAfterBegin } from '../../db/settings-client.js';
+import { initParser, parseSql } from '../../sql/parser.js';
+import { nonTransactionalReason } from '../../sql/write-guard.js';
 import type { ToolContext } from '../context.js';
 import { fromPgError, isPgServerError, ToolError } from '../errors.js';
 import type { Step } from './output.js';
@@ -67,13 +71,13 @@ export class AdminSession {
     const options = ctx.pools.clientOptions(database, 'admin');
     if (opts.unlimited) options.statement_timeout = 0;
     if (opts.waitForLocks) options.lock_timeout = 0;
-    const client = new pg.Client(options);
-    // A connection lost while idle must not crash the process.
-    client.on('error', (err) => ctx.log.warn({ database, err: err.message }, 'pg_admin connection error'));
+    let client: SettingsClient;
     try {
-      await client.connect();
+      // A connection lost while idle must not crash the process.
+      client = await ctx.pools.connectDedicated(options, (c) =>
+        c.on('error', (err) => ctx.log.warn({ database, err: err.message }, 'pg_admin connection error')),
+      );
     } catch (err) {
-      await client.end().catch(() => undefined);
       throw connectionFailure(err, database);
     }
     const pid = (client as unknown as { processID?: number }).processID ?? 0;
@@ -103,8 +107,10 @@ export class AdminSession {
     const started = performance.now();
     const cancel = () => void this.cancel();
     this.ctx.signal.addEventListener('abort', cancel, { once: true });
+    const params = opts.params ?? [];
+    const wrapped = params.length === 0 ? await inSettingsTransaction(this.client, sql) : undefined;
     try {
-      const r = await this.client.query(sql, opts.params ?? []);
+      const r = wrapped ? await this.runWrapped(wrapped) : await this.client.query(sql, params);
       const step: Step = { sql: shown, durationMs: ms(started) };
       const result = opts.result ? opts.result(r) : r.command ? tagOf(r) : undefined;
       if (result !== undefined) step.result = result;
@@ -120,6 +126,17 @@ export class AdminSession {
     } finally {
       this.ctx.signal.removeEventListener('abort', cancel);
       this.#current = undefined;
+    }
+  }
+
+  /** Runs a text of inSettingsTransaction; after a failure the transaction is rolled back. */
+  private async runWrapped(wrapped: Wrapped): Promise<pg.QueryResult> {
+    try {
+      const results = (await this.client.query(wrapped.text)) as unknown as pg.QueryResult[];
+      return results[wrapped.result] as pg.QueryResult;
+    } catch (err) {
+      if (this.client.getTransactionStatus() !== 'I') await this.client.query('ROLLBACK').catch(() => undefined);
+      throw err;
     }
   }
 
@@ -147,6 +164,40 @@ export class AdminSession {
     await this.client.end().catch(() => undefined);
   }
 }
+
+/**
+ * Through a pooler (settings mode `transaction`) a statement on this connection would run without pgmcp's timeouts: a
+ * statement that may run inside a transaction block is sent as `BEGIN; settings; statement; COMMIT`, one text, one
+ * round trip. Left as they are, with the server's defaults: statements PostgreSQL refuses
+ * in a transaction block (VACUUM, CREATE DATABASE, ALTER SYSTEM, … as pg_execute knows them) and function calls
+ * (some refuse it too, e.g. Citus'). Undefined: send `sql` as it is.
+ */
+async function inSettingsTransaction(client: pg.ClientBase, sql: string): Promise<Wrapped | undefined> {
+  const settings = settingsAfterBegin(client);
+  if (settings === undefined) return undefined;
+  await initParser();
+  let stmts: ReturnType<typeof parseSql>;
+  try {
+    stmts = parseSql(sql);
+  } catch {
+    return undefined;
+  }
+  const [stmt] = stmts;
+  if (stmts.length !== 1 || !stmt || NOT_WRAPPED.has(stmt.type) || nonTransactionalReason(stmt) !== undefined) {
+    return undefined;
+  }
+  // A newline ends a trailing line comment before COMMIT.
+  return { text: `${beginText(client, 'BEGIN')}; ${sql}\n; COMMIT`, result: 1 + settings.length };
+}
+
+/** A statement wrapped with the settings: the text to send, and which of its results is the statement's. */
+interface Wrapped {
+  text: string;
+  result: number;
+}
+
+/** Statements that may call functions which refuse to run inside a transaction block. */
+const NOT_WRAPPED = new Set(['SelectStmt', 'CallStmt', 'DoStmt', 'ExecuteStmt']);
 
 function tagOf(r: pg.QueryResult): string {
   return r.rowCount !== null && /^(INSERT|UPDATE|DELETE|SELECT|MOVE|FETCH|COPY|MERGE)$/.test(r.command)
