@@ -1,6 +1,7 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from '../config/settings.js';
 import { fromPgError, isPgServerError, ToolError } from '../tools/errors.js';
+import { cancelActive } from './cancel.js';
 import { capCell } from './cells.js';
 import { uniqueNames } from './column-names.js';
 import { connectionFailure } from './connect-error.js';
@@ -38,12 +39,6 @@ export interface ReadRequest {
   limit?: number;
   /** Aborting (the MCP client cancelled the call) cancels the statement on the server. */
   signal?: AbortSignal;
-}
-
-/** Sends PostgreSQL's cancel request for what `client` is running (a separate short connection, as libpq does). */
-function cancelOnServer(pool: pg.Pool, client: pg.PoolClient, query: unknown): void {
-  const canceller = new pg.Client(pool.options) as pg.Client & { cancel(client: pg.PoolClient, query: unknown): void };
-  canceller.cancel(client, query);
 }
 
 /** Checks out a connection, turning failures to reach the server into tool errors. */
@@ -184,7 +179,7 @@ export async function runReadQuery(pools: PoolManager, config: Config, req: Read
         pooledRead(settingsAfterBegin(client)),
         config,
         { ...req, offset, limit },
-        { cancel: (flight) => cancelOnServer(pool, client, flight), early: true },
+        { cancel: (flight) => cancelActive(pool.options, client, flight), early: true },
       );
       ({ result, clean } = flown);
     } catch (err) {

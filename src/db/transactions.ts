@@ -7,11 +7,12 @@
  * happened to it instead of "unknown".
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from '../config/settings.js';
 import type { Logger } from '../log.js';
 import type { Caller } from '../tools/context.js';
 import { fromPgError, isPgServerError, ToolError } from '../tools/errors.js';
+import { backendPid, cancelActive } from './cancel.js';
 import { connectionFailure } from './connect-error.js';
 import type { PoolManager, PoolRole } from './pools.js';
 import { beginText, type SettingsClient } from './settings-client.js';
@@ -172,14 +173,6 @@ async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Sends PostgreSQL's cancel request for whatever `client` is running (a separate short connection, as libpq does). */
-function cancelRunning(options: pg.ClientConfig, client: pg.Client): void {
-  const active = (client as unknown as { _getActiveQuery?: () => unknown })._getActiveQuery?.();
-  if (!active) return;
-  const canceller = new pg.Client(options) as pg.Client & { cancel(client: pg.Client, query: unknown): void };
-  canceller.cancel(client, active);
 }
 
 /**
@@ -636,7 +629,7 @@ export class TransactionRegistry {
     tx.busy = { since: Date.now(), what, ended: new Promise<void>((resolve) => (done = resolve)) };
     clearTimeout(tx.timer);
     tx.calls++;
-    const cancel = () => cancelRunning(tx.options, tx.client);
+    const cancel = () => cancelActive(tx.options, tx.client);
     signal?.addEventListener('abort', cancel, { once: true });
     try {
       const result = await work();
@@ -755,13 +748,13 @@ export class TransactionRegistry {
   private async terminate(tx: Tx, rollback: boolean): Promise<void> {
     const client = tx.client;
     if (tx.busy) {
-      cancelRunning(tx.options, client);
+      cancelActive(tx.options, client);
       await settledWithin(tx.busy.ended, CLOSE_WAIT_MS);
     }
     let answered = true;
     if (rollback && !tx.busy) answered = await settledWithin(client.query('ROLLBACK'), CLOSE_WAIT_MS);
     if (answered && (await settledWithin(client.end(), CLOSE_WAIT_MS))) return;
-    const pid = (client as unknown as { processID?: number }).processID;
+    const pid = backendPid(client);
     (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     if (pid) {
       await this.pools

@@ -17,9 +17,10 @@
  * destroyed. What functions or triggers may have left in the session (settings, advisory locks, prepared statements)
  * is cleared in the same round trip (SESSION_CLEANUP).
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from '../config/settings.js';
 import { isPgServerError } from '../tools/errors.js';
+import { cancelActive } from './cancel.js';
 import { capCell } from './cells.js';
 import { uniqueNames } from './column-names.js';
 import { connectionFailure } from './connect-error.js';
@@ -242,14 +243,6 @@ async function runOn(client: pg.ClientBase, typeCache: pg.Pool, config: Config, 
   return { statements, notices: outcome.controlNotices };
 }
 
-/** Sends PostgreSQL's cancel request for what `client` is running (a separate short connection, as libpq does). */
-function cancelOnServer(pool: pg.Pool, client: pg.PoolClient): void {
-  const active = (client as unknown as { _getActiveQuery?: () => unknown })._getActiveQuery?.();
-  if (!active) return;
-  const canceller = new pg.Client(pool.options) as pg.Client & { cancel(client: pg.PoolClient, query: unknown): void };
-  canceller.cancel(client, active);
-}
-
 /**
  * Runs a job in the `atomic`, `alone` or `dry_run` frame on a pooled connection of `database` as `role`. Aborting
  * `signal` cancels the running statement on the server (the call then fails and nothing is kept).
@@ -264,7 +257,7 @@ export async function runWriteOnPool(
 ): Promise<WriteRun> {
   const pool = pools.get(database, role);
   const client = await connect(pool, database);
-  const cancel = () => cancelOnServer(pool, client);
+  const cancel = () => cancelActive(pool.options, client);
   signal?.addEventListener('abort', cancel, { once: true });
   // Destroyed unless it is known to be clean.
   let clean = false;

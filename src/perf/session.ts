@@ -7,7 +7,8 @@
  * - EXPLAIN ANALYZE executes the caller's statement (functions it calls may leave settings, locks, …).
  * Aborting the call's signal cancels the running statement on the server.
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { cancelActive } from '../db/cancel.js';
 import { connectionFailure } from '../db/connect-error.js';
 import { type ParamValue, toParamText } from '../db/params.js';
 import type { PoolManager } from '../db/pools.js';
@@ -150,7 +151,7 @@ export class PerfSession {
 
   private async run<T>(config: pg.QueryConfig): Promise<T> {
     if (this.signal?.aborted) throw cancelled();
-    const onAbort = () => this.cancelOnServer();
+    const onAbort = () => cancelActive(this.pool.options, this.client);
     this.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return (await this.client.query(config)) as T;
@@ -164,15 +165,6 @@ export class PerfSession {
     } finally {
       this.signal?.removeEventListener('abort', onAbort);
     }
-  }
-
-  private cancelOnServer(): void {
-    const active = (this.client as unknown as { _getActiveQuery?: () => unknown })._getActiveQuery?.();
-    if (!active) return;
-    const canceller = new pg.Client(this.pool.options) as pg.Client & {
-      cancel(client: pg.PoolClient, query: unknown): void;
-    };
-    canceller.cancel(this.client, active);
   }
 
   /**

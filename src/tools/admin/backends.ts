@@ -1,4 +1,6 @@
 /** cancel_backend and terminate_backend: the plan says what the backend is doing; afterwards its state is checked. */
+import type pg from 'pg';
+import { backendPid } from '../../db/cancel.js';
 import type { ToolContext } from '../context.js';
 import { ToolError } from '../errors.js';
 import type { Change } from './output.js';
@@ -42,8 +44,11 @@ const BACKEND_SQL = `
 function pooledPids(ctx: ToolContext): Set<number> {
   const pids = new Set<number>();
   for (const s of ctx.pools.stats()) {
-    const pool = ctx.pools.get(s.database, s.role) as unknown as { _clients?: { processID?: number }[] };
-    for (const c of pool._clients ?? []) if (c.processID) pids.add(c.processID);
+    const pool = ctx.pools.get(s.database, s.role) as unknown as { _clients?: pg.ClientBase[] };
+    for (const c of pool._clients ?? []) {
+      const pid = backendPid(c);
+      if (pid) pids.add(pid);
+    }
   }
   return pids;
 }

@@ -161,12 +161,13 @@ export interface Watch {
 
 /**
  * Polls the progress view for backend `pid` until stopped, calling `onRow` with each row found. Polls use `pool`
- * (a second connection); a failed poll is skipped.
+ * (a second connection); a failed poll is skipped. Without a pid (through a pooler the server process is not known)
+ * nothing is polled: only the per-statement progress the caller reports itself is sent.
  */
 export function watchProgress(
   pool: pg.Pool,
   view: ProgressView,
-  pid: number,
+  pid: number | undefined,
   onRow: (row: ProgressRow, seen: Set<string>) => Promise<void>,
   log: ToolContext['log'],
 ): Watch {
@@ -203,7 +204,7 @@ export function watchProgress(
       });
     }, delay);
   };
-  schedule(FIRST_POLL_MS);
+  if (pid !== undefined) schedule(FIRST_POLL_MS);
   return {
     seen,
     async stop() {

@@ -5,6 +5,7 @@
  * a transaction (inSettingsTransaction). Aborting the call cancels the running statement on the server.
  */
 import type pg from 'pg';
+import { backendPid, cancelActive } from '../../db/cancel.js';
 import { connectionFailure } from '../../db/connect-error.js';
 import { beginText, type SettingsClient, settingsAfterBegin } from '../../db/settings-client.js';
 import { initParser, parseSql } from '../../sql/parser.js';
@@ -53,9 +54,18 @@ export class AdminSession {
     private readonly client: pg.Client,
     private readonly ctx: ToolContext,
     readonly database: string,
-    /** The backend process id of this connection. */
-    readonly pid: number,
+    private readonly options: pg.ClientConfig,
+    /**
+     * The backend process id of this connection (its progress is looked up by it); undefined through a pooler, where
+     * the statement's server process is not known in advance.
+     */
+    readonly pid: number | undefined,
   ) {}
+
+  /** Whether the connection reaches PostgreSQL itself (not through a pooler): session settings stay on it. */
+  get direct(): boolean {
+    return this.pid !== undefined;
+  }
 
   /**
    * Opens the connection. `unlimited` lifts the statement timeout (maintenance, creating a database); `waitForLocks`
@@ -80,8 +90,7 @@ export class AdminSession {
     } catch (err) {
       throw connectionFailure(err, database);
     }
-    const pid = (client as unknown as { processID?: number }).processID ?? 0;
-    const session = new AdminSession(client, ctx, database, pid);
+    const session = new AdminSession(client, ctx, database, options, backendPid(client));
     client.on('notice', (n: NoticeLike) => session.#notice(n));
     return session;
   }
@@ -149,12 +158,12 @@ export class AdminSession {
     }
   }
 
-  /** Cancels what this connection runs, from a pooled connection of the same login. */
+  /** Cancels what this connection runs (PostgreSQL's cancel request, which also finds its way through a pooler). */
   async cancel(): Promise<void> {
     try {
-      await this.ctx.pools.get(this.database, 'admin').query('select pg_catalog.pg_cancel_backend($1)', [this.pid]);
+      cancelActive(this.options, this.client);
     } catch (err) {
-      this.ctx.log.warn({ pid: this.pid, err: String(err) }, 'pg_admin: could not cancel');
+      this.ctx.log.warn({ err: String(err) }, 'pg_admin: could not cancel');
     }
   }
 

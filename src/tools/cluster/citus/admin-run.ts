@@ -46,11 +46,17 @@ export async function runCall(
 ): Promise<pg.QueryResult> {
   const database = ctx.pools.defaultDatabase;
   const session = await AdminSession.open(ctx, database, { unlimited: true });
+  // The time budget: on a direct connection as the session's statement timeout (the connection is closed afterwards);
+  // through a pooler a session setting would stay on a server connection other clients get next, so the call is
+  // cancelled from here when the budget is spent (PostgreSQL's cancel request finds its way through the pooler).
+  const budget = session.direct ? undefined : setTimeout(() => void session.cancel(), runner.remainingMs);
   try {
-    await session.query('select pg_catalog.set_config($1, $2, false)', [
-      'statement_timeout',
-      String(runner.remainingMs),
-    ]);
+    if (session.direct) {
+      await session.query('select pg_catalog.set_config($1, $2, false)', [
+        'statement_timeout',
+        String(runner.remainingMs),
+      ]);
+    }
     return await runner.act(
       call.shown,
       async () => {
@@ -66,6 +72,7 @@ export async function runCall(
       opts.hint,
     );
   } finally {
+    clearTimeout(budget);
     await session.close();
   }
 }
