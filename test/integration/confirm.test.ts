@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -429,7 +429,8 @@ describe('confirmation turned off (PGMCP_CONFIRM=false)', () => {
 
 describe('a call cancelled while the question is open', () => {
   it('runs nothing and issues no token', async () => {
-    const auditFile = join(mkdtempSync(join(tmpdir(), 'pgmcp-confirm-')), 'audit.log');
+    const auditDir = mkdtempSync(join(tmpdir(), 'pgmcp-confirm-'));
+    const auditFile = join(auditDir, 'audit.log');
     const t = await startApp({ PGMCP_AUDIT_FILE: auditFile });
     const table = await newTable();
     const controller = new AbortController();
@@ -460,6 +461,7 @@ describe('a call cancelled while the question is open', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l).audit);
+    rmSync(auditDir, { recursive: true, force: true });
     expect(audit).toEqual([expect.objectContaining({ tool: 'test_drop', outcome: 'error', code: 'cancelled' })]);
   });
 });
