@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { resultText as textOf } from '../src/tools/result-text.js';
 
 const bundle = path.resolve(import.meta.dirname, '../dist/pgmcp.cjs');
 const transport = new StdioClientTransport({
@@ -22,13 +23,6 @@ transport.stderr?.on('data', (chunk: Buffer) => {
   }
 });
 const client = new Client({ name: 'pgmcp-demo', version: '1' });
-
-function textOf(result: Record<string, unknown>): string {
-  return ((result.content ?? []) as { type: string; text?: string }[])
-    .filter((c) => c.type === 'text')
-    .map((c) => c.text)
-    .join('\n');
-}
 
 async function show(title: string, name: string, args: Record<string, unknown>): Promise<void> {
   process.stdout.write(`\n## ${title}\n> ${name} ${JSON.stringify(args)}\n`);

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { resultText } from '../../src/tools/result-text.js';
 
 export interface ServerSpec {
   /** Short key used in the JSON results, e.g. `binary`. */
@@ -83,8 +84,7 @@ export async function startServer(spec: ServerSpec, opts: StartOptions = {}): Pr
         timeout: timeoutMs,
       })) as CallToolResult;
       if (result.isError) {
-        const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-        throw new Error(`${spec.label}: ${spec.tool} failed: ${text.slice(0, 500)}`);
+        throw new Error(`${spec.label}: ${spec.tool} failed: ${resultText(result).slice(0, 500)}`);
       }
       return result;
     },

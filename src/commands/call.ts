@@ -1,4 +1,5 @@
 import type { Started } from '../bootstrap.js';
+import { resultText } from '../tools/result-text.js';
 import { connectInProcess } from './in-process-client.js';
 import { acceptAll, askOnTerminal } from './terminal-asker.js';
 
@@ -37,10 +38,7 @@ export async function callCommand(
       );
     }
     const result = await client.callTool({ name: tool, arguments: args as Record<string, unknown> });
-    const text = (result.content as { type: string; text?: string }[])
-      .filter((c) => c.type === 'text')
-      .map((c) => c.text)
-      .join('\n');
+    const text = resultText(result);
     if (asJson) {
       process.stdout.write(
         `${JSON.stringify(result.isError ? { isError: true, text } : result.structuredContent, null, 2)}\n`,

@@ -17,6 +17,7 @@ import type { Caller, ToolContext } from '../tools/context.js';
 import { accessAllows, requiredAccess, type ToolDefinition } from '../tools/define.js';
 import { type DispatchOutcome, dispatchTool, effectiveAccess } from '../tools/dispatch.js';
 import { parseArguments } from '../tools/listing.js';
+import { resultText } from '../tools/result-text.js';
 import { type Principal, principalKey } from './auth.js';
 
 export interface RestAnswer {
@@ -77,10 +78,7 @@ export async function callToolOverHttp(
   } catch (err) {
     return { status: 500, body: { ok: false, tool: name, error: err instanceof Error ? err.message : String(err) } };
   }
-  const text = result.content
-    .filter((c) => c.type === 'text')
-    .map((c) => (c as { text: string }).text)
-    .join('\n');
+  const text = resultText(result);
   if (result.isError) {
     const code = report.code;
     const status =

@@ -27,6 +27,7 @@ import { initParser } from '../../src/sql/parser.js';
 import { md5Secret, scramSecret } from '../../src/tools/admin/password.js';
 import { pgAdmin } from '../../src/tools/admin.js';
 import type { ToolDefinition } from '../../src/tools/define.js';
+import { resultText as textOf } from '../../src/tools/result-text.js';
 import { type InProcess, pgEnv, startInProcess } from '../support/mcp-client.js';
 import { connectionUrl, createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
@@ -64,10 +65,6 @@ const one = async (sql: string, params: unknown[] = []) =>
   (await check.query(sql, params)).rows[0] as Record<string, unknown>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const change = (o: Out, object: string, item: string) => o.changes?.find((c) => c.object === object && c.item === item);
-
-function textOf(r: CallToolResult): string {
-  return r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-}
 
 /** Calls pg_admin through `mcp`, with progress notifications collected when asked for. */
 async function call(mcp: { client: Client }, args: Record<string, unknown>, progress?: Progress[]): Promise<Result> {

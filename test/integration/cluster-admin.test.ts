@@ -14,6 +14,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMcpServer } from '../../src/server.js';
 import type { ClusterAdminOutput } from '../../src/tools/cluster/admin/output.js';
+import { resultText as textOf } from '../../src/tools/result-text.js';
 import { startCluster, type TestCluster, waitFor } from '../support/cluster.js';
 import { type InProcess, startInProcess } from '../support/mcp-client.js';
 
@@ -40,10 +41,6 @@ afterAll(async () => {
   timings.push(`cluster down ${Date.now() - t0} ms`);
   console.error(`[cluster-admin.test] ${timings.join('; ')}`);
 }, 60_000);
-
-function textOf(r: CallToolResult): string {
-  return r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-}
 
 async function call(client: Client, args: Record<string, unknown>, progress?: Progress[]): Promise<Result> {
   const r = (await client.callTool({ name: 'pg_cluster_admin', arguments: args }, undefined, {

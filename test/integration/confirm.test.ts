@@ -28,6 +28,7 @@ import {
 import { createMcpServer } from '../../src/server.js';
 import { initParser } from '../../src/sql/parser.js';
 import { defineTool } from '../../src/tools/define.js';
+import { resultText } from '../../src/tools/result-text.js';
 import { pgEnv } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
@@ -136,11 +137,7 @@ async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
         asked,
         async call(args) {
           const result = (await client.callTool({ name: 'test_drop', arguments: args })) as CallToolResult;
-          const text = result.content
-            .filter((c) => c.type === 'text')
-            .map((c) => (c as { text: string }).text)
-            .join('\n');
-          return { ...result, text, data: (result.structuredContent ?? {}) as Data };
+          return { ...result, text: resultText(result), data: (result.structuredContent ?? {}) as Data };
         },
         async close() {
           await client.close();

@@ -7,6 +7,7 @@ import { type App, createApp } from '../../src/app.js';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { createLogger } from '../../src/log.js';
 import { createMcpServer } from '../../src/server.js';
+import { resultText } from '../../src/tools/result-text.js';
 import { type InProcess, pgEnv, startInProcess } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
@@ -771,7 +772,7 @@ describe('pg_execute: a client that can ask its user (elicitation)', () => {
   const questions: string[] = [];
   const call = async (args: Record<string, unknown>) => {
     const r = (await client.callTool({ name: 'pg_execute', arguments: args })) as CallToolResult;
-    return { ...r, text: r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n') };
+    return { ...r, text: resultText(r) };
   };
 
   beforeAll(async () => {

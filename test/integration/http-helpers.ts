@@ -13,6 +13,7 @@ import type { App } from '../../src/app.js';
 import { start } from '../../src/bootstrap.js';
 import { type RunningGateway, startGateway } from '../../src/commands/serve-http.js';
 import { hashSecret, newSecret } from '../../src/http/auth.js';
+import { resultText } from '../../src/tools/result-text.js';
 
 export interface TestGateway {
   app: App;
@@ -122,11 +123,7 @@ export async function sessionOver<T extends Transport>(transport: T, name: strin
   await client.connect(transport);
   const call = async (tool: string, args: Record<string, unknown> = {}): Promise<Result> => {
     const result = (await client.callTool({ name: tool, arguments: args })) as CallToolResult;
-    const text = result.content
-      .filter((c) => c.type === 'text')
-      .map((c) => (c as { text: string }).text)
-      .join('\n');
-    return { ...result, text };
+    return { ...result, text: resultText(result) };
   };
   return {
     client,

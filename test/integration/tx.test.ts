@@ -15,6 +15,7 @@ import { createLogger } from '../../src/log.js';
 import { createMcpServer } from '../../src/server.js';
 import { initParser } from '../../src/sql/parser.js';
 import type { Caller } from '../../src/tools/context.js';
+import { resultText } from '../../src/tools/result-text.js';
 import { pgEnv } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
@@ -52,11 +53,7 @@ async function openSession(app: App, identity = 'test'): Promise<Session> {
     client,
     async call(name, args = {}) {
       const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-      const text = result.content
-        .filter((c) => c.type === 'text')
-        .map((c) => (c as { text: string }).text)
-        .join('\n');
-      return { ...result, text };
+      return { ...result, text: resultText(result) };
     },
     close: () => client.close(),
   };

@@ -6,6 +6,7 @@ import { resolveConfig } from '../../src/config/resolve.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { createMcpServer } from '../../src/server.js';
 import { initParser } from '../../src/sql/parser.js';
+import { resultText } from '../../src/tools/result-text.js';
 import type { PgConnectionInfo } from './postgres-server.js';
 
 export interface InProcess {
@@ -44,11 +45,7 @@ export async function startInProcess(env: Record<string, string>, identity = 'te
     client,
     async call(name, args = {}) {
       const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-      const text = result.content
-        .filter((c) => c.type === 'text')
-        .map((c) => (c as { text: string }).text)
-        .join('\n');
-      return { ...result, text };
+      return { ...result, text: resultText(result) };
     },
     async close() {
       await client.close();
