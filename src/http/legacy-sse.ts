@@ -19,6 +19,7 @@ import { createMcpServer } from '../server.js';
 import type { Caller } from '../tools/context.js';
 import type { ToolDefinition } from '../tools/define.js';
 import { callerFor, type Principal, principalKey } from './auth.js';
+import { idleSessions, startIdleSweep } from './idle-sweep.js';
 import type { GatewayMetrics, SessionEnd } from './metrics.js';
 import { RPC, sendRpcError } from './respond.js';
 
@@ -52,9 +53,7 @@ export class LegacySseSessions {
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {
-    const every = Math.max(250, Math.min(60_000, Math.floor(idleMs / 4)));
-    this.sweeper = setInterval(() => this.sweep(), every);
-    this.sweeper.unref();
+    this.sweeper = startIdleSweep(idleMs, () => this.sweep());
   }
 
   get size(): number {
@@ -157,9 +156,7 @@ export class LegacySseSessions {
 
   /** Ends every session with no message either way for the idle time. */
   sweep(now = Date.now()): void {
-    for (const s of this.sessions.values()) {
-      if (s.active <= 0 && now - s.lastSeen > this.idleMs) void this.end(s.id, 'expired');
-    }
+    for (const s of idleSessions(this.sessions.values(), this.idleMs, now)) void this.end(s.id, 'expired');
   }
 
   async closeAll(reason: SessionEnd): Promise<void> {

@@ -13,6 +13,7 @@ import { createMcpServer } from '../server.js';
 import type { Caller } from '../tools/context.js';
 import type { ToolDefinition } from '../tools/define.js';
 import { callerFor, type Principal, principalKey } from './auth.js';
+import { idleSessions, startIdleSweep } from './idle-sweep.js';
 import type { GatewayMetrics, SessionEnd } from './metrics.js';
 
 export interface Session {
@@ -48,9 +49,7 @@ export class SessionRegistry {
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {
-    const every = Math.max(250, Math.min(60_000, Math.floor(options.idleMs / 4)));
-    this.sweeper = setInterval(() => this.sweep(), every);
-    this.sweeper.unref();
+    this.sweeper = startIdleSweep(options.idleMs, () => this.sweep());
   }
 
   get size(): number {
@@ -135,9 +134,7 @@ export class SessionRegistry {
 
   /** Ends every session whose idle time is over. */
   sweep(now = Date.now()): void {
-    for (const s of this.sessions.values()) {
-      if (s.active <= 0 && now - s.lastSeen > this.options.idleMs) void this.end(s.id, 'expired');
-    }
+    for (const s of idleSessions(this.sessions.values(), this.options.idleMs, now)) void this.end(s.id, 'expired');
   }
 
   async closeAll(reason: SessionEnd): Promise<void> {
