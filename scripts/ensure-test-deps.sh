@@ -4,6 +4,8 @@
 # Idempotent and silent when everything is already present. Debian/Ubuntu (apt) only; needs root (or passwordless sudo)
 # when it has to install. Installing never starts a system cluster: the tests start their own servers.
 set -euo pipefail
+# shellcheck source=lib/apt-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-install.sh"
 
 packages=(postgresql-15 postgresql-15-hypopg)
 pg_bin=/usr/lib/postgresql/15/bin
@@ -41,17 +43,10 @@ if [ ${#missing[@]} -eq 0 ]; then
   reinstall=(--reinstall)
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    exec sudo -n "$BASH" "$0" "$@"
-  fi
-  echo "ensure-test-deps: missing ${missing[*]}; run this script as root (or with sudo): bash $0" >&2
-  exit 1
-fi
+run_as_root_or_exit ensure-test-deps "missing ${missing[*]}" "$@"
 
 # One install at a time (two test runs may call this together); re-check once we hold the lock.
-exec 9>/var/lock/pgmcp-ensure-test-deps.lock
-flock 9
+take_install_lock
 if [ ${#reinstall[@]} -eq 0 ] && files_ok; then
   still_missing=()
   for p in "${missing[@]}"; do
@@ -62,25 +57,7 @@ if [ ${#reinstall[@]} -eq 0 ] && files_ok; then
 fi
 
 echo "ensure-test-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-
-# Deny service starts while installing (exit 101 = action forbidden by policy), restoring whatever policy was there.
-policy=/usr/sbin/policy-rc.d
-policy_backup=''
-if [ -e "$policy" ]; then
-  policy_backup=$(mktemp)
-  cp -p "$policy" "$policy_backup"
-fi
-restore_policy() {
-  if [ -n "$policy_backup" ]; then
-    mv -f "$policy_backup" "$policy"
-  else
-    rm -f "$policy"
-  fi
-}
-trap restore_policy EXIT
-printf '#!/bin/sh\nexit 101\n' >"$policy"
-chmod 0755 "$policy"
+deny_service_starts
 
 # Clusters already running before we start are someone's; any that come up during the install are ours to stop.
 online_before=''
@@ -88,19 +65,7 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
   online_before=$(pg_lsclusters --no-header 2>/dev/null | awk '$4 == "online" {print $1 "/" $2}' || true)
 fi
 
-apt_quiet() {
-  local log
-  log=$(mktemp)
-  if ! "$@" >"$log" 2>&1; then
-    cat "$log" >&2
-    rm -f "$log"
-    return 1
-  fi
-  rm -f "$log"
-}
-
-apt_quiet apt-get -o DPkg::Lock::Timeout=300 update -q
-apt_quiet apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${reinstall[@]}" "${missing[@]}"
+apt_install "${reinstall[@]}" "${missing[@]}"
 
 if command -v pg_lsclusters >/dev/null 2>&1; then
   pg_lsclusters --no-header 2>/dev/null | awk '$4 == "online" {print $1, $2}' | while read -r ver name; do
@@ -111,10 +76,7 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
   done
 fi
 
-# The servers run as the postgres OS user (PostgreSQL refuses root); the packages create it, but make sure.
-if ! id postgres >/dev/null 2>&1; then
-  useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/bash postgres
-fi
+ensure_postgres_user
 
 if ! files_ok; then
   echo "ensure-test-deps: installed ${missing[*]} but $pg_bin or $pg_lib is still incomplete" >&2
