@@ -10,12 +10,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import {
-  type CallToolResult,
-  ElicitRequestSchema,
-  type ElicitResult,
-  type Progress,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ElicitResult, Progress } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -842,28 +837,24 @@ describe('pg_admin: the admin login (PGMCP_ADMIN_URL)', () => {
 });
 
 describe('pg_admin: a client that can ask its user (elicitation)', () => {
-  let app: App;
-  let client: Client;
+  let eliciting: InProcess;
   let answer: ElicitResult = { action: 'decline' };
   const questions: string[] = [];
 
   beforeAll(async () => {
-    await initParser();
-    const { config } = resolveConfig({ env: { ...pgEnv(db), PGMCP_ACCESS: 'admin', PGMCP_LOG_LEVEL: 'error' } });
-    app = createApp(config, createLogger(config.log.level), { auditToStderr: false });
-    const server = createMcpServer(app, { sessionId: 'admin-elicit', identity: 'test' });
-    client = new Client({ name: 'eliciting', version: '0' }, { capabilities: { elicitation: {} } });
-    client.setRequestHandler(ElicitRequestSchema, async (req) => {
-      questions.push(req.params.message);
-      return answer;
-    });
-    const [a, b] = InMemoryTransport.createLinkedPair();
-    await Promise.all([server.connect(b), client.connect(a)]);
+    eliciting = await startInProcess(
+      { ...pgEnv(db), PGMCP_ACCESS: 'admin', PGMCP_LOG_LEVEL: 'error' },
+      {
+        ask: (params) => {
+          questions.push(params.message);
+          return answer;
+        },
+      },
+    );
   });
 
   afterAll(async () => {
-    await client?.close();
-    await app?.close();
+    await eliciting?.close();
   });
 
   it('asks with the plan: declined drops nothing, accepted drops the database', async () => {
@@ -873,7 +864,7 @@ describe('pg_admin: a client that can ask its user (elicitation)', () => {
     const exists = async () => (await one('select count(*)::int as n from pg_database where datname = $1', [name])).n;
 
     answer = { action: 'decline' };
-    const no = await call({ client }, { action: 'drop_database', name });
+    const no = await call(eliciting, { action: 'drop_database', name });
     expect(no.isError).toBe(true);
     expect(no.text).toMatch(/confirmation_declined/);
     expect(questions.at(-1)).toMatch(new RegExp(`pg_admin wants to run: drop database ${name}`));
@@ -881,7 +872,7 @@ describe('pg_admin: a client that can ask its user (elicitation)', () => {
     expect(await exists()).toBe(1);
 
     answer = { action: 'accept', content: { confirm: true } };
-    const yes = await call({ client }, { action: 'drop_database', name });
+    const yes = await call(eliciting, { action: 'drop_database', name });
     expect(yes.structuredContent).toMatchObject({ status: 'executed', confirmedVia: 'elicitation' });
     expect(await exists()).toBe(0);
   });

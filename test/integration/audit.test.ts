@@ -21,7 +21,7 @@ afterAll(async () => {
 describe('audit', () => {
   it('writes one line per call — who, tool, database, fingerprint, duration, rows, outcome — and never the SQL or a secret', async () => {
     const file = path.join(dir, 'nested', 'audit.log');
-    const mcp = await startInProcess({ ...pgEnv(db), PGMCP_AUDIT_FILE: file }, 'alice');
+    const mcp = await startInProcess({ ...pgEnv(db), PGMCP_AUDIT_FILE: file }, { identity: 'alice' });
     await mcp.call('pg_query', { sql: "select 'top-secret-literal' as x" });
     await mcp.call('pg_query', { sql: 'select * from missing_table' });
     await mcp.call('pg_query', { sql: 'drop table t' });

@@ -1,13 +1,6 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { type CallToolResult, ElicitRequestSchema, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import type { ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type App, createApp } from '../../src/app.js';
-import { resolveConfig } from '../../src/config/resolve.js';
-import { createLogger } from '../../src/log.js';
-import { createMcpServer } from '../../src/server.js';
-import { resultText } from '../../src/tools/result-text.js';
 import { type InProcess, pgEnv, startInProcess } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
@@ -766,32 +759,26 @@ describe('pg_execute: inside a pg_tx transaction (tx)', () => {
 });
 
 describe('pg_execute: a client that can ask its user (elicitation)', () => {
-  let app: App;
-  let client: Client;
+  let eliciting: InProcess;
   let answer: ElicitResult = { action: 'decline' };
   const questions: string[] = [];
-  const call = async (args: Record<string, unknown>) => {
-    const r = (await client.callTool({ name: 'pg_execute', arguments: args })) as CallToolResult;
-    return { ...r, text: resultText(r) };
-  };
+  const call = (args: Record<string, unknown>) => eliciting.call('pg_execute', args);
 
   beforeAll(async () => {
-    const { config } = resolveConfig({ env: { ...pgEnv(db), PGMCP_ACCESS: 'write', PGMCP_LOG_LEVEL: 'error' } });
-    app = createApp(config, createLogger(config.log.level), { auditToStderr: false });
-    const server = createMcpServer(app, { sessionId: 'elicit', identity: 'test' });
-    client = new Client({ name: 'eliciting', version: '0' }, { capabilities: { elicitation: {} } });
-    client.setRequestHandler(ElicitRequestSchema, async (req) => {
-      questions.push(req.params.message);
-      return answer;
-    });
-    const [a, b] = InMemoryTransport.createLinkedPair();
-    await Promise.all([server.connect(b), client.connect(a)]);
+    eliciting = await startInProcess(
+      { ...pgEnv(db), PGMCP_ACCESS: 'write', PGMCP_LOG_LEVEL: 'error' },
+      {
+        ask: (params) => {
+          questions.push(params.message);
+          return answer;
+        },
+      },
+    );
     await check.query('create table el_t (a int); insert into el_t values (1), (2)');
   });
 
   afterAll(async () => {
-    await client?.close();
-    await app?.close();
+    await eliciting?.close();
   });
 
   it('asks with the plan; no runs nothing, yes runs it', async () => {

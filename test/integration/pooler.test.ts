@@ -60,7 +60,7 @@ async function startPgmcp(port: number, db: TestDatabase): Promise<Pgmcp> {
     PGMCP_LOCK_TIMEOUT: `${LOCK_TIMEOUT_MS}ms`,
     PGMCP_TX_IDLE_TIMEOUT: `${TX_IDLE_MS}ms`,
   };
-  const mcp = await startInProcess(env, 'test', pino({ level: 'info' }, sink));
+  const mcp = await startInProcess(env, { log: pino({ level: 'info' }, sink) });
   return Object.assign(mcp, { logs });
 }
 
