@@ -4,7 +4,7 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv
 import type { JsonSchemaType, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import type { App } from './app.js';
 import { fingerprintStatement } from './sql/fingerprint.js';
-import { initParser } from './sql/parser.js';
+import { initParser, parserLoaded } from './sql/parser.js';
 import { readCallRequest } from './tools/call-request.js';
 import { followTools } from './tools/citus-detection.js';
 import type { Caller, ToolContext } from './tools/context.js';
@@ -92,7 +92,7 @@ export function createMcpServer(app: App, caller: Caller, definitions?: readonly
     }
     const parsed = parseArguments(def, call.arguments);
     if (!parsed.ok) return { isError: true, content: [{ type: 'text', text: parsed.message }] };
-    await initParser();
+    if (!parserLoaded()) await initParser();
     const { progressToken } = call;
     const canElicit = server.getClientCapabilities()?.elicitation !== undefined;
     const ctx: ToolContext = {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { serialize } from 'pg-protocol';
 import type { ParamValue } from './params.js';
 import { toParamText } from './params.js';
 
@@ -70,6 +71,37 @@ export const IN_TRANSACTION_READ: FlightFrame = {
   after: [`ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}`, `RELEASE SAVEPOINT ${READ_SAVEPOINT}`],
   recover: `ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}; RELEASE SAVEPOINT ${READ_SAVEPOINT}`,
 };
+
+/** A frame's fixed statements as protocol bytes, serialized once: what goes before the caller's statement and after. */
+interface FrameWire {
+  head: Buffer;
+  /** The closing statements and Sync. */
+  tail: Buffer;
+  /** The same after a Flush: the server sends the statement's rows before running the closing statements. */
+  earlyTail: Buffer;
+}
+
+const wires = new WeakMap<FlightFrame, FrameWire>();
+const DESCRIBE_PORTAL = serialize.describe({ type: 'P', name: '' });
+
+/** Parse, Bind and Execute of a statement without parameters, all rows: how the frame's own statements are sent. */
+function plain(text: string): Buffer[] {
+  return [serialize.parse({ text }), serialize.bind({}), serialize.execute({ rows: 0 })];
+}
+
+function frameWire(frame: FlightFrame): FrameWire {
+  let wire = wires.get(frame);
+  if (!wire) {
+    const closing = frame.after.flatMap(plain);
+    wire = {
+      head: Buffer.concat(frame.before.flatMap(plain)),
+      tail: Buffer.concat([...closing, serialize.sync()]),
+      earlyTail: Buffer.concat([serialize.flush(), ...closing, serialize.sync()]),
+    };
+    wires.set(frame, wire);
+  }
+  return wire;
+}
 
 export interface FlightRequest {
   sql: string;
@@ -149,36 +181,26 @@ export class ReadFlight {
     return this.step === this.statementStep;
   }
 
-  /** Called by node-postgres when the connection is free. */
-  submit(
-    connection: pg.Connection & { stream: NodeJS.WritableStream & { cork?: () => void; uncork?: () => void } },
-  ): void {
-    const con = connection as unknown as {
-      parse(q: { text: string; name?: string }): void;
-      bind(c: { values?: (string | null)[] }): void;
-      describe(m: { type: 'P'; name: string }): void;
-      execute(c: { rows?: number }): void;
-      flush(): void;
-      sync(): void;
-      stream: { cork?: () => void; uncork?: () => void };
-    };
-    const { sql, params, offset, limit } = this.req;
-    const frame = this.frame;
-    const plain = (text: string) => {
-      con.parse({ text });
-      con.bind({});
-      con.execute({ rows: 0 });
-    };
-    con.stream.cork?.();
-    for (const text of frame.before) plain(text);
-    con.parse({ text: sql });
-    con.bind({ values: params.map(toParamText) });
-    con.describe({ type: 'P', name: '' });
-    con.execute({ rows: offset + limit + 1 });
-    if (this.req.early) con.flush();
-    for (const text of frame.after) plain(text);
-    con.sync();
-    process.nextTick(() => con.stream.uncork?.());
+  /**
+   * Called by node-postgres when the connection is free: the whole batch goes out in one write. An error returned is
+   * handed back to this flight by node-postgres.
+   */
+  submit(connection: pg.Connection): Error | undefined {
+    const { sql, params, offset, limit, early } = this.req;
+    const wire = frameWire(this.frame);
+    const stream = (connection as unknown as { stream: NodeJS.WritableStream }).stream;
+    if (!stream.writable) return new Error('the connection to the server is closed');
+    stream.write(
+      Buffer.concat([
+        wire.head,
+        serialize.parse({ text: sql }),
+        serialize.bind({ values: params.map(toParamText) }),
+        DESCRIBE_PORTAL,
+        serialize.execute({ rows: offset + limit + 1 }),
+        early ? wire.earlyTail : wire.tail,
+      ]),
+    );
+    return undefined;
   }
 
   handleRowDescription(msg: { fields: { name: string; dataTypeID: number; dataTypeModifier: number }[] }): void {

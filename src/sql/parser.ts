@@ -43,6 +43,11 @@ export class SqlSyntaxError extends Error {
 let lib: LibPgQuery | undefined;
 let loading: Promise<void> | undefined;
 
+/** Whether the parser is loaded (initParser has finished). */
+export function parserLoaded(): boolean {
+  return lib !== undefined;
+}
+
 /**
  * Loads the parser's WASM module. Idempotent; concurrent callers share one load; a failed load can be retried.
  * libpg-query starts compiling its WASM as soon as its module is evaluated (tens of milliseconds of start-up), so it is

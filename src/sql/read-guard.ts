@@ -15,6 +15,7 @@ import {
   STATISTICS_RESET,
 } from './denylist.js';
 import { type ParsedStatement, parseSql, SqlSyntaxError } from './parser.js';
+import { RecentTexts } from './recent-texts.js';
 
 /** Statement kinds pg_query runs. Others may classify as read (COPY … TO STDOUT) but cannot be run through it. */
 const READ_KINDS = new Set(['SelectStmt', 'ExplainStmt', 'VariableShowStmt']);
@@ -22,28 +23,15 @@ const READ_KINDS = new Set(['SelectStmt', 'ExplainStmt', 'VariableShowStmt']);
 const READ_KINDS_TEXT = 'SELECT, WITH … SELECT, VALUES, TABLE, SHOW or EXPLAIN';
 
 /**
- * Statements already accepted, by their exact text, most recently used last. The verdict depends on the text alone, so
- * paging through a result (the same SQL with another offset) and repeated reads skip the parse and the checks. Only
- * accepted statements are kept, and only short ones; callers treat the parsed statement as read-only.
+ * Statements already accepted, by their exact text. The verdict depends on the text alone, so paging through a result
+ * (the same SQL with another offset) and repeated reads skip the parse and the checks. Only accepted statements are
+ * kept (a refusal throws); callers treat the parsed statement as read-only.
  */
-const accepted = new Map<string, ParsedStatement>();
-const ACCEPTED_MAX = 256;
-const CACHEABLE_CHARS = 4096;
+const accepted = new RecentTexts<ParsedStatement>(256, 4096);
 
 /** Returns the one statement in `sql` when pg_query may run it; throws a ToolError saying why not otherwise. */
 export function checkReadStatement(sql: string): ParsedStatement {
-  const known = accepted.get(sql);
-  if (known) {
-    accepted.delete(sql);
-    accepted.set(sql, known);
-    return known;
-  }
-  const stmt = checkUncached(sql);
-  if (sql.length <= CACHEABLE_CHARS) {
-    if (accepted.size >= ACCEPTED_MAX) accepted.delete(accepted.keys().next().value as string);
-    accepted.set(sql, stmt);
-  }
-  return stmt;
+  return accepted.get(sql, checkUncached);
 }
 
 function checkUncached(sql: string): ParsedStatement {
