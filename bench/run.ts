@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   const startupRuns = quick ? 3 : 20;
   const plan: LatencyPlan = quick
     ? { warmup: 30, rounds: 2, perRound: 50, roundWarmup: 5 }
-    : { warmup: 200, rounds: 5, perRound: 200, roundWarmup: 20 };
+    : { warmup: 500, rounds: 25, perRound: 40, roundWarmup: 5 };
   const bigRepeats = quick ? 1 : 5;
   const bigTimeoutMs = quick ? 120_000 : 300_000;
 

@@ -120,6 +120,26 @@ const x = (v: number | null | undefined) => (v === null || v === undefined ? 'â€
 const mbs = (v: number | null | undefined) => (v === null || v === undefined ? 'â€“' : `${v.toFixed(1)}`);
 const yes = (v: boolean | null) => (v === null ? 'n/a' : v ? 'yes' : 'no');
 
+/** Two baselines that do the same work (pg Client and Pool(max 1), one `select 1`) within this much of each other. */
+const STEADY_WITHIN = 0.1;
+
+/**
+ * Whether the per-call series ran on a steady machine: its two direct baselines do almost the same work, so their
+ * medians differ by a few percent when nothing else competes for the CPUs. When they do not, the ratios of the run
+ * say more about the neighbours than about the servers.
+ */
+function steadiness(r: Results): string {
+  const client = r.latency['direct-pg']?.ms.median;
+  const pool = r.latency['direct-pg-pool']?.ms.median;
+  if (client === undefined || pool === undefined) return '- steadiness of the per-call series: n/a';
+  const apart = Math.abs(pool / client - 1);
+  const verdict =
+    apart <= STEADY_WITHIN
+      ? 'steady'
+      : '**not steady**: the machine was contended during the series, the ratios above are unreliable';
+  return `- steadiness of the per-call series: the two direct baselines (Client, Pool(max 1): the same query) are ${Math.round(apart * 100)}% apart (steady within ${STEADY_WITHIN * 100}%): ${verdict}`;
+}
+
 /** Text safe inside a markdown table cell: one line, no column separators. */
 const cell = (text: string, max = 160) => (text.split('\n')[0] ?? '').replace(/\|/g, '/').slice(0, max);
 
@@ -318,6 +338,7 @@ export function renderSummary(r: Results): string {
     ),
     `- peak RSS under 200 MB on the 5M-row statement, fresh process: binary **${yes(v.binaryBigResultPeakUnder200Mb)}**, node bundle **${yes(v.bundleBigResultPeakUnder200Mb)}**; ` +
       `after the per-call series: binary **${yes(v.binaryWarmPeakUnder200Mb)}**, node bundle **${yes(v.bundleWarmPeakUnder200Mb)}**`,
+    steadiness(r),
     '',
     `Raw numbers: \`bench/results/${r.name}.json\`; reproduce with \`npm run bench\` (about ${Math.ceil(r.durationS / 60)} min).`,
     '',
