@@ -1,6 +1,7 @@
 /**
- * Bundles the CLI into one CommonJS file for the npm package: `dist/pgmcp.cjs` (package.json `bin`), plus the
- * parser's `libpg-query.wasm` copied next to it.
+ * Bundles the CLI into one CommonJS file for the npm package, `dist/pgmcp-main.cjs`, with the parser's
+ * `libpg-query.wasm` copied next to it, and the package's entry point `dist/pgmcp.cjs` (package.json `bin`): a small
+ * launcher that runs the bundle from V8's code cache (src/launcher/node-launcher.ts).
  *
  *   bun scripts/build.ts [--entry src/cli.ts] [--outdir dist] [--sourcemap] [--no-minify]
  *
@@ -17,6 +18,9 @@
  * - pino is bundled without its worker-thread transports: `pino/lib/transport.js` is replaced by a stub, so the bundle
  *   never references thread-stream or worker files that would not exist next to it. pgmcp logs with
  *   `pino.destination` only.
+ * - pg's `lib/stream.js` is replaced by Node's sockets (`net.Socket`, `tls.connect`): pg chooses between those and
+ *   Cloudflare's by probing the global `Response` when there is no `navigator` (Node 20), and that first touch loads
+ *   Node's fetch implementation (undici, ≈ 30 ms of every start). The bundle only ever runs on Node.
  */
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -45,6 +49,8 @@ const STUBS: Record<string, string> = {
   'pino-transport':
     "module.exports = function transport() { throw new Error('pino transports are not available in the pgmcp bundle'); };",
   'import-meta-url': "export const pgmcpImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+  'pg-stream':
+    "module.exports = { getStream: () => new (require('node:net').Socket)(), getSecureStream: (options) => require('node:tls').connect(options) };",
 };
 const IMPORT_META_SHIM = 'pgmcp-stub:import-meta-url';
 
@@ -55,6 +61,12 @@ const stubs: Plugin = {
     b.onResolve({ filter: /^\.\/(lib\/)?transport(\.js)?$/ }, (args) =>
       /[\\/]node_modules[\\/]pino[\\/]/.test(args.importer)
         ? { path: 'pino-transport', namespace: 'pgmcp-stub' }
+        : undefined,
+    );
+    // pg/lib/connection.js requires './stream'.
+    b.onResolve({ filter: /^\.\/stream(\.js)?$/ }, (args) =>
+      /[\\/]node_modules[\\/]pg[\\/]lib[\\/]/.test(args.importer)
+        ? { path: 'pg-stream', namespace: 'pgmcp-stub' }
         : undefined,
     );
     b.onResolve({ filter: /^pgmcp-stub:/ }, (args) => ({
@@ -74,12 +86,12 @@ function arg(name: string, fallback: string): string {
 async function main(): Promise<void> {
   const entry = resolve(root, arg('--entry', 'src/cli.ts'));
   const outdir = resolve(root, arg('--outdir', 'dist'));
-  const outfile = join(outdir, 'pgmcp.cjs');
+  const outfile = join(outdir, 'pgmcp-main.cjs');
+  const launcher = join(outdir, 'pgmcp.cjs');
   const started = performance.now();
   mkdirSync(outdir, { recursive: true });
 
-  // esbuild keeps an entry's own hashbang; add one only when the entry has none.
-  const hasHashbang = readFileSync(entry, 'utf8').startsWith('#!');
+  // The bundle runs inside the launcher's function wrapper: no hashbang (the launcher also drops the entry's own).
   const result = await build({
     entryPoints: [entry],
     outfile,
@@ -102,19 +114,30 @@ async function main(): Promise<void> {
       PGMCP_TOOL_LISTINGS: toolListingsDefine(),
     },
     inject: [IMPORT_META_SHIM],
-    banner: hasHashbang ? {} : { js: '#!/usr/bin/env node' },
     plugins: [stubs],
     logLevel: 'warning',
   });
   if (result.errors.length > 0) throw new Error('esbuild failed');
+  const launched = await build({
+    entryPoints: [resolve(root, 'src/launcher/node-launcher.ts')],
+    outfile: launcher,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minify: !process.argv.includes('--no-minify'),
+    banner: { js: '#!/usr/bin/env node' },
+    logLevel: 'warning',
+  });
+  if (launched.errors.length > 0) throw new Error('esbuild failed (launcher)');
 
-  chmodSync(outfile, 0o755);
+  chmodSync(launcher, 0o755);
   copyFileSync(parserWasmPath(), join(outdir, 'libpg-query.wasm'));
 
   const ms = Math.round(performance.now() - started);
   const kib = (path: string) => `${Math.round(statSync(path).size / 1024)} KiB`;
   console.log(
-    `built ${relative(root, outfile)} (${kib(outfile)}) + libpg-query.wasm (${kib(join(outdir, 'libpg-query.wasm'))}) in ${ms} ms`,
+    `built ${relative(root, launcher)} (${kib(launcher)}) running ${relative(root, outfile)} (${kib(outfile)}) + libpg-query.wasm (${kib(join(outdir, 'libpg-query.wasm'))}) in ${ms} ms`,
   );
 }
 

