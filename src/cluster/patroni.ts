@@ -196,6 +196,8 @@ export interface PatroniOptions {
   user?: string;
   password?: string;
   timeoutMs?: number;
+  /** Aborts every request in flight (the MCP call was cancelled); each request also has its own timeout. */
+  signal?: AbortSignal;
 }
 
 export interface PatroniResponse<T> {
@@ -230,7 +232,9 @@ export class PatroniClient {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: this.opts.signal
+        ? AbortSignal.any([AbortSignal.timeout(timeoutMs), this.opts.signal])
+        : AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
     let parsed: unknown = text;
@@ -373,5 +377,6 @@ export class PatroniClient {
 export function describeFetchError(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e?.name === 'TimeoutError') return 'timed out';
+  if (e?.name === 'AbortError') return 'cancelled';
   return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
 }

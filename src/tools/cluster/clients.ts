@@ -5,11 +5,19 @@ import type { Config } from '../../config/settings.js';
 import type { ToolContext } from '../context.js';
 import { ToolError } from '../errors.js';
 
-/** Clients for the configured components; undefined for one that is not configured. */
-export function patroniClient(config: Config): PatroniClient | undefined {
+/**
+ * Clients for the configured components; undefined for one that is not configured. Patroni's requests end when
+ * `signal` aborts (the call was cancelled) instead of running to their own timeout.
+ */
+export function patroniClient(config: Config, signal?: AbortSignal): PatroniClient | undefined {
   const c = config.cluster;
   if (c.patroniUrls.length === 0) return undefined;
-  return new PatroniClient({ urls: c.patroniUrls, user: c.patroniUser, password: c.patroniPassword });
+  return new PatroniClient({
+    urls: c.patroniUrls,
+    user: c.patroniUser,
+    password: c.patroniPassword,
+    ...(signal ? { signal } : {}),
+  });
 }
 
 export function haproxyClient(config: Config): HaproxyClient | undefined {

@@ -300,7 +300,7 @@ export const pgCluster = defineTool({
   input,
   output,
   async handler(_args, ctx) {
-    const pc = patroniClient(ctx.config);
+    const pc = patroniClient(ctx.config, ctx.signal);
     const hc = haproxyClient(ctx.config);
     const bc = pgbouncerClient(ctx.config);
     const [patroni, haproxy, pgbouncer, citus] = await Promise.all([

@@ -159,7 +159,7 @@ export const pgPatroni = defineTool({
   input,
   output,
   async handler(args, ctx) {
-    const client = patroniClient(ctx.config);
+    const client = patroniClient(ctx.config, ctx.signal);
     if (!client) throw new ToolError('Patroni is not configured', { hint: 'set PGMCP_PATRONI_URLS' });
     switch (args.action) {
       case 'status': {

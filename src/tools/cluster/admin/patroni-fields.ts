@@ -47,7 +47,7 @@ export type PatroniArgs = z.infer<z.ZodObject<typeof fields>>;
 
 /** The client, or the reason there is none. */
 export function patroniOf(ctx: ToolContext): PatroniClient {
-  const client = patroniClient(ctx.config);
+  const client = patroniClient(ctx.config, ctx.signal);
   if (!client) throw new ToolError('Patroni is not configured', { hint: 'set PGMCP_PATRONI_URLS' });
   return client;
 }
