@@ -11,7 +11,8 @@
  * same batch. An `alone` statement cannot have it: PostgreSQL refuses VACUUM & co. anywhere but first in a batch
  * ("cannot be executed within a pipeline"), and a session SET sent before it would, in transaction pooling, land on
  * whichever server connection the pooler picks and stay there for other clients. It runs with the server's defaults
- * for the timeouts (a role-level ALTER ROLE … SET statement_timeout covers it).
+ * for the lock timeout (a role-level ALTER ROLE … SET lock_timeout covers it); its statement timeout pgmcp keeps
+ * itself, by cancelling the statement when that time is up.
  * A pooled connection goes back to the pool only when it is known to be clean: outside any transaction, and no code
  * ran whose effects on the session cannot be checked (DO, CALL) and no temporary object was made; otherwise it is
  * destroyed. What functions or triggers may have left in the session (settings, advisory locks, prepared statements)
@@ -92,6 +93,9 @@ export class WriteFailure extends Error {
     super(error.message);
     this.name = 'WriteFailure';
   }
+
+  /** Set when pgmcp cancelled the statement itself at the statement timeout (an `alone` statement via a pooler). */
+  cancelledAfterMs: number | undefined;
 }
 
 const DRY_RUN_SAVEPOINT = 'pgmcp_dry_run';
@@ -259,6 +263,17 @@ export async function runWriteOnPool(
   const client = await connect(pool, database);
   const cancel = () => cancelActive(pool.options, client);
   signal?.addEventListener('abort', cancel, { once: true });
+  // Through a pooler an `alone` statement runs without the server-side statement timeout (see the top of this file):
+  // pgmcp cancels it itself when that time is up.
+  const limitMs = config.limits.statementTimeoutMs;
+  let timedOut = false;
+  const timer =
+    job.frame === 'alone' && limitMs > 0 && settingsAfterBegin(client) !== undefined
+      ? setTimeout(() => {
+          timedOut = true;
+          cancel();
+        }, limitMs)
+      : undefined;
   // Destroyed unless it is known to be clean.
   let clean = false;
   try {
@@ -266,11 +281,13 @@ export async function runWriteOnPool(
     clean = true;
     return run;
   } catch (err) {
+    if (timedOut && err instanceof WriteFailure) err.cancelledAfterMs = limitMs;
     // A statement failed and the recovery worked: the connection is as it was, unless the failure was its own.
     if (err instanceof WriteFailure) clean = isPgServerError(err.error);
     else if (!isPgServerError(err)) throw connectionFailure(err, database);
     throw err;
   } finally {
+    clearTimeout(timer);
     signal?.removeEventListener('abort', cancel);
     const idle = client.getTransactionStatus() === 'I';
     client.release(clean && idle && !job.discardConnection ? undefined : true);

@@ -446,6 +446,10 @@ function failure(err: unknown, checked: WriteStatement[], frame: WriteFrame, dat
         ? 'statement 1 before it ran but was rolled back with it'
         : `statements 1–${before} before it ran but were rolled back with it`,
     );
+  if (err.cancelledAfterMs !== undefined)
+    hints.push(
+      `pgmcp cancelled it after ${err.cancelledAfterMs} ms, its statement timeout (PGMCP_STATEMENT_TIMEOUT): through a connection pooler a statement that cannot run in a transaction block does not carry the server-side timeout`,
+    );
   if (s.nonTransactional === 'CREATE INDEX CONCURRENTLY')
     hints.push('a failed CREATE INDEX CONCURRENTLY can leave an INVALID index behind: drop it before trying again');
   return new ToolError(message, { ...e.info, pg: { ...(e.info.pg ?? { message }), message }, hint: hints.join('; ') });

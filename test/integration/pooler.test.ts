@@ -262,6 +262,35 @@ describe.each(CASES)('$name', (c) => {
     }
   });
 
+  it('a statement that cannot run in a transaction block still ends: at the lock timeout directly, at the statement timeout (pgmcp cancels it) through a pooler', async () => {
+    const blocker = await direct(db);
+    const index = `${table}_v_cic`;
+    try {
+      // CREATE INDEX CONCURRENTLY waits for this lock; nothing would end the wait without a timeout.
+      await blocker.query(`begin; lock table ${table} in share update exclusive mode`);
+      const started = Date.now();
+      const text = await fails(mcp, 'pg_execute', { sql: `create index concurrently ${index} on ${table} (v)` });
+      expect(Date.now() - started).toBeLessThan(2500);
+      if (c.mode === 'startup') {
+        expect(text).toMatch(/55P03/);
+        expect(text).not.toMatch(/pgmcp cancelled it/);
+      } else {
+        expect(text).toMatch(/57014/);
+        expect(text).toMatch(
+          new RegExp(
+            `pgmcp cancelled it after ${STATEMENT_TIMEOUT_MS} ms, its statement timeout \\(PGMCP_STATEMENT_TIMEOUT\\)`,
+          ),
+        );
+      }
+      await blocker.query('rollback');
+      // The pooled connection is fine afterwards, and the failed build's INVALID index can be dropped.
+      await ok(mcp, 'pg_execute', { sql: `drop index if exists ${index}` });
+      expect(rowsOf(await ok(mcp, 'pg_query', { sql: 'select 1 as one' }))).toEqual([{ one: 1 }]);
+    } finally {
+      await blocker.end();
+    }
+  });
+
   it('pg_tx: the transaction carries the timeouts and its idle backstop; a slow read in it is cancelled', async () => {
     const begun = await ok(mcp, 'pg_tx', { action: 'begin', read_only: false });
     const tx = (begun.structuredContent as { transaction: { handle: string } }).transaction.handle;
