@@ -22,6 +22,7 @@
  *   Cloudflare's by probing the global `Response` when there is no `navigator` (Node 20), and that first touch loads
  *   Node's fetch implementation (undici, ≈ 30 ms of every start). The bundle only ever runs on Node.
  */
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -133,7 +134,8 @@ async function main(): Promise<void> {
     logLevel: 'warning',
   });
   if (result.errors.length > 0) throw new Error('esbuild failed');
-  checkDynamicImports(readFileSync(outfile, 'utf8'));
+  const bundle = readFileSync(outfile, 'utf8');
+  checkDynamicImports(bundle);
   const launched = await build({
     entryPoints: [resolve(root, 'src/launcher/node-launcher.ts')],
     outfile: launcher,
@@ -143,6 +145,8 @@ async function main(): Promise<void> {
     target: 'node20',
     minify: !process.argv.includes('--no-minify'),
     banner: { js: '#!/usr/bin/env node' },
+    // The launcher names its code cache after the bundle's content (see src/launcher/node-launcher.ts).
+    define: { PGMCP_BUNDLE_HASH: JSON.stringify(createHash('sha256').update(bundle).digest('hex').slice(0, 16)) },
     logLevel: 'warning',
   });
   if (launched.errors.length > 0) throw new Error('esbuild failed (launcher)');

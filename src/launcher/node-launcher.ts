@@ -4,15 +4,17 @@
  * start-up calls is about a third of a start under Node; with the cache a start takes ≈ 0.6× as long (bench/README.md).
  *
  * The cache lives in the user's own cache directory ($XDG_CACHE_HOME/pgmcp or ~/.cache/pgmcp), is used only when
- * that directory is the user's and writable by no one else (the cache is code), and is named after the bundle's size
- * and modification time and the Node version and architecture, so an upgrade never meets an old cache (V8 also
- * refuses a cache made for other flags or another V8). It is written once, atomically, by the first process that
+ * that directory is the user's and writable by no one else (the cache is code), and is named after the bundle's
+ * content hash (computed at build time), size and modification time and the Node version and architecture, so an
+ * upgrade never meets an old cache (V8 also refuses a cache made for other flags or another V8). It is written once, atomically, by the first process that
  * runs without one: a second after start (a server's start-up functions are compiled by then) or when it exits,
- * whichever comes first. Anything going wrong with it only costs the compile.
+ * whichever comes first; caches of other builds unused for 30 days are removed then. Anything going wrong with it only
+ * costs the compile.
  */
 import {
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   type Stats,
@@ -27,6 +29,9 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { EXTERNAL_IMPORT_HOOK } from '../import-external.js';
 import { PARSER_WASM_V8_FLAGS } from '../runtime-flags.js';
+
+/** The bundle's content hash, set by the build (scripts/build.ts). */
+declare const PGMCP_BUNDLE_HASH: string | undefined;
 
 const MAIN = join(__dirname, 'pgmcp-main.cjs');
 /** When a process that found no cache writes one (or at its exit, if sooner): its start-up has been compiled by then. */
@@ -50,7 +55,10 @@ function cacheDir(): string | undefined {
 function cacheFile(main: Stats): string | undefined {
   const dir = cacheDir();
   if (!dir) return undefined;
-  const key = `${main.size}-${Math.trunc(main.mtimeMs)}-node${process.versions.node}-${process.arch}`;
+  // V8 itself compares only the source's length: the name carries the bundle's content hash, so another build of the
+  // same length never meets this cache, even with the same modification time (files copied or unpacked with theirs).
+  const hash = typeof PGMCP_BUNDLE_HASH === 'string' ? PGMCP_BUNDLE_HASH : 'dev';
+  const key = `${hash}-${main.size}-${Math.trunc(main.mtimeMs)}-node${process.versions.node}-${process.arch}`;
   return join(dir, `bundle-${key}.v8cache`);
 }
 
@@ -63,11 +71,28 @@ function readCache(file: string | undefined): Buffer | undefined {
   }
 }
 
+/** Caches of other builds not used for this long are removed when a new one is written. */
+const STALE_AFTER_MS = 30 * 24 * 3600 * 1000;
+
+function removeStale(dir: string, keep: string): void {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (path === keep || !/^bundle-.*\.v8cache$/.test(name)) continue;
+    try {
+      const st = statSync(path);
+      if (Date.now() - Math.max(st.atimeMs, st.mtimeMs) > STALE_AFTER_MS) unlinkSync(path);
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+}
+
 function writeCache(file: string, script: vm.Script): void {
   const temporary = `${file}.${process.pid}.tmp`;
   try {
     writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
     renameSync(temporary, file);
+    removeStale(dirname(file), file);
   } catch {
     try {
       unlinkSync(temporary);

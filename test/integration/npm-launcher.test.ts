@@ -13,6 +13,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
@@ -92,7 +93,7 @@ describe('the npm launcher', () => {
     expect(first.tools).toBeGreaterThan(0);
     expect(first.code).toBe(0);
     const [file] = cacheFiles(dir);
-    expect(file).toMatch(/^bundle-\d+-\d+-node[\d.]+-\w+\.v8cache$/);
+    expect(file).toMatch(/^bundle-[0-9a-f]{16}-\d+-\d+-node[\d.]+-\w+\.v8cache$/);
     const cache = path.join(dir, file as string);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(cache).mode & 0o777).toBe(0o600);
@@ -102,6 +103,24 @@ describe('the npm launcher', () => {
     expect(second).toEqual(first);
     expect(statSync(cache).mtimeMs).toBe(written); // accepted: not written again
     expect(cacheFiles(dir)).toHaveLength(1);
+  });
+
+  it('removes caches of other builds unused for 30 days when it writes its own, and keeps recent ones', async () => {
+    const cacheHome = path.join(home, 'stale');
+    const dir = path.join(cacheHome, 'pgmcp');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stale = path.join(dir, 'bundle-0000000000000000-1-1-node0-x64.v8cache');
+    const recent = path.join(dir, 'bundle-1111111111111111-1-1-node0-x64.v8cache');
+    const unrelated = path.join(dir, 'notes.txt');
+    for (const f of [stale, recent, unrelated]) writeFileSync(f, 'x');
+    const longAgo = new Date(Date.now() - 40 * 24 * 3600 * 1000);
+    utimesSync(stale, longAgo, longAgo);
+    utimesSync(unrelated, longAgo, longAgo);
+    await startAndList(envWith(cacheHome));
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    expect(existsSync(unrelated)).toBe(true);
+    expect(cacheFiles(dir)).toHaveLength(2);
   });
 
   it('replaces a cache V8 refuses', async () => {
