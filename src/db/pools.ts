@@ -91,8 +91,14 @@ export class PoolManager {
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,
     });
-    // An idle client losing its connection must not crash the process.
-    pool.on('error', (err) => this.log.warn({ database: db, err: err.message }, 'idle connection error'));
+    // An idle client losing its connection must not crash the process. Once the pools are closing, that is expected:
+    // pg-pool's end() settles before its clients' connections are gone, and an embedded server stopped right after
+    // ends them itself.
+    pool.on('error', (err) => {
+      const fields = { database: db, err: err.message };
+      if (this.closed) this.log.debug(fields, 'idle connection error while closing');
+      else this.log.warn(fields, 'idle connection error');
+    });
     this.pools.set(key, { pool, lastUsed: Date.now() });
     return pool;
   }
