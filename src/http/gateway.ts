@@ -16,13 +16,14 @@ import type { App } from '../app.js';
 import type { Config } from '../config/settings.js';
 import { followTools } from '../tools/citus-detection.js';
 import type { ToolDefinition } from '../tools/define.js';
-import { type Authenticator, type Principal, principalKey } from './auth.js';
+import type { Authenticator, Principal } from './auth.js';
 import { isLoopbackBind, makeRequestGuard, type RequestGuard } from './guard.js';
 import { checkHealth } from './health.js';
 import { LegacySseSessions, MESSAGES_PATH, SSE_PATH } from './legacy-sse.js';
 import { GatewayMetrics } from './metrics.js';
 import { parseJson, RPC, readBody, sendJson, sendRpcError } from './respond.js';
 import { callToolOverHttp } from './rest.js';
+import { ownSession } from './session-owner.js';
 import { SessionRegistry } from './sessions.js';
 
 export interface GatewayOptions {
@@ -309,18 +310,8 @@ export class Gateway {
       await this.sessions.open(principal, req, res, body);
       return;
     }
-    const session = this.sessions.get(sessionId);
-    if (!session) {
-      sendRpcError(res, 404, RPC.sessionNotFound, 'Session not found');
-      return;
-    }
-    if (session.principal !== principalKey(principal)) {
-      this.metrics.authFailure(403);
-      this.app.log.warn({ session: sessionId, who: principal.identity }, 'session used by another identity: refused');
-      sendRpcError(res, 403, RPC.serverError, 'Forbidden: this session was opened by another identity');
-      return;
-    }
-    await this.sessions.handle(session, req, res, body);
+    const session = ownSession(this.sessions.get(sessionId), sessionId, principal, res, this.metrics, this.app.log);
+    if (session) await this.sessions.handle(session, req, res, body);
   }
 
   private async serveToolCall(

@@ -22,6 +22,7 @@ import { callerFor, type Principal, principalKey } from './auth.js';
 import { idleSessions, startIdleSweep } from './idle-sweep.js';
 import type { GatewayMetrics, SessionEnd } from './metrics.js';
 import { RPC, sendRpcError } from './respond.js';
+import { ownSession } from './session-owner.js';
 
 export const SSE_PATH = '/sse';
 export const MESSAGES_PATH = '/messages';
@@ -114,17 +115,8 @@ export class LegacySseSessions {
       sendRpcError(res, 400, RPC.invalidRequest, 'Bad Request: the sessionId query parameter is required');
       return;
     }
-    const session = this.sessions.get(sessionId);
-    if (!session) {
-      sendRpcError(res, 404, RPC.sessionNotFound, 'Session not found');
-      return;
-    }
-    if (session.principal !== principalKey(principal)) {
-      this.metrics.authFailure(403);
-      this.log.warn({ session: sessionId, who: principal.identity }, 'session used by another identity: refused');
-      sendRpcError(res, 403, RPC.serverError, 'Forbidden: this session was opened by another identity');
-      return;
-    }
+    const session = ownSession(this.sessions.get(sessionId), sessionId, principal, res, this.metrics, this.log);
+    if (!session) return;
     if (body === undefined) {
       sendRpcError(res, 400, RPC.invalidRequest, 'Bad Request: a JSON-RPC message is required');
       return;
