@@ -22,6 +22,7 @@ import { describePgmcpEnvironment, type Environment } from './lib/environment.js
 import { type LatencyPlan, measureLatency, type Target } from './lib/latency.js';
 import { BINARY, RESULTS_DIR } from './lib/paths.js';
 import { cpuMs } from './lib/proc.js';
+import { serverEnv } from './lib/server-env.js';
 import { type RunningServer, type ServerSpec, startServer } from './lib/spawn-server.js';
 import { ratio, round, type Summary, summarize } from './lib/stats.js';
 
@@ -60,16 +61,7 @@ async function main(): Promise<void> {
     await direct.query('create table bench_insert (id bigserial primary key, n int not null, note text not null)');
     const environment = await describePgmcpEnvironment(direct);
 
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      PGHOST: server.host,
-      PGPORT: String(server.port),
-      PGUSER: server.user,
-      PGPASSWORD: server.password,
-      PGDATABASE: server.database,
-      PGMCP_ACCESS: 'write',
-    };
+    const env = serverEnv(server, { PGMCP_ACCESS: 'write' });
     const spec = (id: string, tool: string): ServerSpec => ({
       id,
       label: `pgmcp binary (bun) for ${tool}`,

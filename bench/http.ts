@@ -29,6 +29,7 @@ import { startPostgres } from '../test/support/postgres-server.js';
 import { describePgmcpEnvironment, type Environment } from './lib/environment.js';
 import { BINARY, RESULTS_DIR } from './lib/paths.js';
 import { cpuMs, readMem, watchMem } from './lib/proc.js';
+import { serverEnv } from './lib/server-env.js';
 import { ratio, round, type Summary, summarize } from './lib/stats.js';
 
 const { values: opts } = parseArgs({
@@ -221,18 +222,15 @@ async function main(): Promise<void> {
     await verify.connect();
     const environment = await describePgmcpEnvironment(verify);
 
-    gw = await spawnGateway(BINARY, [], {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      PGHOST: server.host,
-      PGPORT: String(server.port),
-      PGUSER: server.user,
-      PGPASSWORD: server.password,
-      PGDATABASE: server.database,
-      PGMCP_POOL_SIZE: String(sessions),
-      PGMCP_HTTP_MAX_SESSIONS: String(sessions * 2),
-      PGMCP_AUDIT_FILE: path.join(auditDir, 'audit.log'),
-    });
+    gw = await spawnGateway(
+      BINARY,
+      [],
+      serverEnv(server, {
+        PGMCP_POOL_SIZE: String(sessions),
+        PGMCP_HTTP_MAX_SESSIONS: String(sessions * 2),
+        PGMCP_AUDIT_FILE: path.join(auditDir, 'audit.log'),
+      }),
+    );
     const pid = gw.child.pid as number;
     const rssIdle = readMem(pid);
     log(`gateway ${gw.url} (pid ${pid}, RSS ${rssIdle?.rssMb} MB idle); ${sessions} sessions × ${calls} calls`);

@@ -21,6 +21,7 @@ import { startPostgres } from '../test/support/postgres-server.js';
 import { describePgmcpEnvironment, type Environment } from './lib/environment.js';
 import { BINARY, RESULTS_DIR } from './lib/paths.js';
 import { cpuMs } from './lib/proc.js';
+import { serverEnv } from './lib/server-env.js';
 import { startServer } from './lib/spawn-server.js';
 import { round, type Summary, summarize } from './lib/stats.js';
 
@@ -158,16 +159,7 @@ async function main(): Promise<void> {
       label: 'pgmcp binary (bun)',
       command: BINARY,
       args: ['serve'],
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? '/tmp',
-        PGHOST: server.host,
-        PGPORT: String(server.port),
-        PGUSER: server.user,
-        PGPASSWORD: server.password,
-        PGDATABASE: server.database,
-        PGMCP_STATEMENT_TIMEOUT: '120s',
-      },
+      env: serverEnv(server, { PGMCP_STATEMENT_TIMEOUT: '120s' }),
       tool: 'pg_perf',
       toolArgs: () => ({}),
     });

@@ -17,6 +17,7 @@ import { startPostgres } from '../test/support/postgres-server.js';
 import { type CpuProfile, type ProfileSummary, type Row, summarizeProfile } from './lib/cpuprofile.js';
 import { root } from './lib/paths.js';
 import { cpuMs } from './lib/proc.js';
+import { serverEnv } from './lib/server-env.js';
 import { startServer } from './lib/spawn-server.js';
 
 const { values: opts } = parseArgs({
@@ -70,15 +71,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pgmcp-prof-'));
   const pgServer = await startPostgres({ name: 'prof', preload: [] });
   try {
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      PGHOST: pgServer.host,
-      PGPORT: String(pgServer.port),
-      PGUSER: pgServer.user,
-      PGPASSWORD: pgServer.password,
-      PGDATABASE: pgServer.database,
-    };
+    const env = serverEnv(pgServer);
     const spec = {
       id: 'source',
       label: 'pgmcp from source under bun',

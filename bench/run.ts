@@ -28,6 +28,7 @@ import { BINARY, BUNDLE, RESULTS_DIR, root } from './lib/paths.js';
 import { cpuMs, readMem } from './lib/proc.js';
 import { type RawSession, rawStart } from './lib/raw-stdio.js';
 import { type LatencyKind, type LatencyResult, type Results, renderSummary } from './lib/report.js';
+import { BASE_ENV, serverEnv } from './lib/server-env.js';
 import { type RunningServer, type ServerSpec, startServer } from './lib/spawn-server.js';
 import { measureStartup } from './lib/startup.js';
 import { ratio, round, summarize } from './lib/stats.js';
@@ -120,15 +121,7 @@ async function main(): Promise<void> {
       postgresVersion: pgVersion,
     });
 
-    const baseEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' };
-    const pgEnv = {
-      ...baseEnv,
-      PGHOST: server.host,
-      PGPORT: String(server.port),
-      PGUSER: server.user,
-      PGPASSWORD: server.password,
-      PGDATABASE: server.database,
-    };
+    const pgEnv = serverEnv(server);
     const pgQueryArgs = (sql: string) => ({ sql });
     const specs: ServerSpec[] = [
       {
@@ -154,7 +147,7 @@ async function main(): Promise<void> {
         label: `reference server-postgres ${REFERENCE_VERSION} (node)`,
         command: NODE,
         args: [referenceEntry, server.url],
-        env: baseEnv,
+        env: BASE_ENV,
         tool: 'query',
         toolArgs: (sql: string) => ({ sql }),
       },

@@ -12,7 +12,6 @@ import { createLogger, type Logger } from '../../src/log.js';
 import { createMcpServer } from '../../src/server.js';
 import { initParser } from '../../src/sql/parser.js';
 import { resultText } from '../../src/tools/result-text.js';
-import type { PgConnectionInfo } from './postgres-server.js';
 
 export interface InProcess {
   app: App;
@@ -22,16 +21,7 @@ export interface InProcess {
   close(): Promise<void>;
 }
 
-/** The PG* environment for a test database. */
-export function pgEnv(db: PgConnectionInfo): Record<string, string> {
-  return {
-    PGHOST: db.host,
-    PGPORT: String(db.port),
-    PGUSER: db.user,
-    PGPASSWORD: db.password,
-    PGDATABASE: db.database,
-  };
-}
+export { pgEnv } from './postgres-server.js';
 
 export interface InProcessOptions {
   /** The caller's identity (audit lines). */

@@ -31,6 +31,17 @@ export interface PgConnectionInfo {
   url: string;
 }
 
+/** The PG* environment for a server or test database (what a spawned pgmcp reads its connection from). */
+export function pgEnv(db: PgConnectionInfo): Record<string, string> {
+  return {
+    PGHOST: db.host,
+    PGPORT: String(db.port),
+    PGUSER: db.user,
+    PGPASSWORD: db.password,
+    PGDATABASE: db.database,
+  };
+}
+
 export interface PgServer extends PgConnectionInfo {
   database: 'postgres';
   /** The cluster's data directory (owned by the `postgres` OS user when running as root). */
