@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import {
@@ -12,7 +11,6 @@ import {
   type ElicitResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
-import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { type App, createApp } from '../../src/app.js';
@@ -29,6 +27,7 @@ import { createMcpServer } from '../../src/server.js';
 import { initParser } from '../../src/sql/parser.js';
 import { defineTool } from '../../src/tools/define.js';
 import { resultText } from '../../src/tools/result-text.js';
+import { captureLog, type LogLine } from '../support/log-capture.js';
 import { pgEnv } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 
@@ -82,7 +81,7 @@ interface Data {
 
 interface TestApp {
   app: App;
-  logs: { level: number; msg: string }[];
+  logs: LogLine[];
   session(opts?: {
     sessionId?: string;
     identity?: string;
@@ -99,14 +98,8 @@ const opened: TestApp[] = [];
 async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
   await initParser();
   const { config } = resolveConfig({ env: { ...pgEnv(db), PGMCP_ACCESS: 'write', ...env } });
-  const logs: { level: number; msg: string }[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line));
-      done();
-    },
-  });
-  const app = createApp(config, pino({ level: 'info' }, sink), { auditToStderr: false });
+  const { log, lines: logs } = captureLog('info');
+  const app = createApp(config, log, { auditToStderr: false });
   const sessions: Session[] = [];
   let closed = false;
   const testApp: TestApp = {

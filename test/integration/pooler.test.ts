@@ -7,14 +7,13 @@
  * parsed the caller's statement.
  */
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { POOLED_READ, pooledRead } from '../../src/db/read-flight.js';
 import type { SettingsMode } from '../../src/db/session-settings.js';
 import { beginText, settingsAfterBegin } from '../../src/db/settings-client.js';
+import { captureLog, type LogLine } from '../support/log-capture.js';
 import { type InProcess, startInProcess } from '../support/mcp-client.js';
 import { startPgBouncer, type TestBouncer } from '../support/pgbouncer.js';
 import { connectionUrl, createTestDatabase, freePort, type TestDatabase } from '../support/postgres-server.js';
@@ -36,17 +35,11 @@ const DROPPED = [
 
 interface Pgmcp extends InProcess {
   /** Log lines pgmcp wrote (info and above). */
-  logs: Record<string, unknown>[];
+  logs: LogLine[];
 }
 
 async function startPgmcp(port: number, db: TestDatabase): Promise<Pgmcp> {
-  const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { log, lines: logs } = captureLog('info');
   const env = {
     PGHOST: '127.0.0.1',
     PGPORT: String(port),
@@ -60,7 +53,7 @@ async function startPgmcp(port: number, db: TestDatabase): Promise<Pgmcp> {
     PGMCP_LOCK_TIMEOUT: `${LOCK_TIMEOUT_MS}ms`,
     PGMCP_TX_IDLE_TIMEOUT: `${TX_IDLE_MS}ms`,
   };
-  const mcp = await startInProcess(env, { log: pino({ level: 'info' }, sink) });
+  const mcp = await startInProcess(env, { log });
   return Object.assign(mcp, { logs });
 }
 

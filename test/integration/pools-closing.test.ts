@@ -3,14 +3,13 @@
  * that is expected (pg-pool's end() settles before its clients' connections are gone; an embedded server stopped
  * right after ends them) and is only a debug line.
  */
-import { Writable } from 'node:stream';
 import pg from 'pg';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { PoolManager } from '../../src/db/pools.js';
-import { pgEnv } from '../support/mcp-client.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
+import { captureLog } from '../support/log-capture.js';
+import { createTestDatabase, pgEnv, type TestDatabase } from '../support/postgres-server.js';
+import { until } from './http-helpers.js';
 
 let db: TestDatabase;
 
@@ -22,25 +21,10 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function capture(): { log: pino.Logger; lines: { level: number; msg: string }[] } {
-  const lines: { level: number; msg: string }[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug' }, sink), lines };
-}
-
-const until = async (ok: () => boolean) => {
-  for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
-};
-
 describe('idle connection errors', () => {
   it('warns when the server ends an idle pooled connection while pgmcp runs', async () => {
     const { config } = resolveConfig({ env: pgEnv(db) });
-    const { log, lines } = capture();
+    const { log, lines } = captureLog('debug');
     const pools = new PoolManager(config, log);
     try {
       const pool = pools.get();
@@ -67,7 +51,7 @@ describe('idle connection errors', () => {
 
   it('logs it at debug level only once the pools are closing', async () => {
     const { config } = resolveConfig({ env: pgEnv(db) });
-    const { log, lines } = capture();
+    const { log, lines } = captureLog('debug');
     const pools = new PoolManager(config, log);
     const pool = pools.get();
     await pool.query('select 1');
