@@ -1,5 +1,6 @@
 import type { Started } from '../bootstrap.js';
 import { createMcpServer } from '../server.js';
+import { protocolRequestEntry } from './request-entry.js';
 import { StdioTransport } from './stdio-transport.js';
 
 /** Serves MCP over stdin/stdout until the client closes stdin or a signal arrives. */
@@ -21,5 +22,6 @@ export async function serveStdio(started: Started): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   await server.connect(transport);
+  transport.requestEntry = protocolRequestEntry(server);
   log.info({ access: app.config.access, embedded: started.embedded !== undefined }, 'pgmcp serving MCP on stdio');
 }

@@ -1,5 +1,5 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 
 type Id = string | number;
 
@@ -14,6 +14,9 @@ export type LineVerdict =
   | { message: JSONRPCMessage }
   | { reply: { jsonrpc: '2.0'; id: Id | null; error: { code: number; message: string } } };
 
+/** The members a request or notification may have (the protocol's schema for them is strict). */
+const REQUEST_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params']);
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -25,8 +28,9 @@ function refuse(id: unknown, code: number, message: string): LineVerdict {
 
 /**
  * One line of stdin as JSON-RPC: parsed, and its envelope checked (a 2.0 object that is a request, a notification or a
- * response). What a method's params must look like is checked by the server for that method, so the envelope check is
- * all that is needed here. A line that is not JSON or not JSON-RPC gets the JSON-RPC error answer (parse error,
+ * response; a request or notification with nothing but jsonrpc, id, method and params, as the protocol's schema has
+ * it). What a method's params must look like is checked by the server for that method, so the envelope check is all
+ * that is needed here. A line that is not JSON or not JSON-RPC gets the JSON-RPC error answer (parse error,
  * invalid request) instead of being dropped without a word.
  */
 export function readLine(line: string): LineVerdict {
@@ -48,6 +52,9 @@ export function readLine(line: string): LineVerdict {
     if ('params' in value && !isRecord(value.params)) {
       return refuse(id, INVALID_REQUEST, 'Invalid Request: params must be an object');
     }
+    for (const key in value) {
+      if (!REQUEST_MEMBERS.has(key)) return refuse(id, INVALID_REQUEST, `Invalid Request: unknown member "${key}"`);
+    }
     return { message: value as JSONRPCMessage };
   }
   if (('result' in value || 'error' in value) && (idOk || id === null)) return { message: value as JSONRPCMessage };
@@ -65,6 +72,11 @@ export class StdioTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onerror?: (error: Error) => void;
   onclose?: () => void;
+  /**
+   * When set, requests are handed here instead of to onmessage: the protocol layer's own entry for requests (see
+   * request-entry.ts), past the type checks its onmessage runs on every message, which readLine has already made.
+   */
+  requestEntry?: (request: JSONRPCRequest) => void;
 
   private pendingChunks: Buffer[] = [];
   private pendingBytes = 0;
@@ -126,7 +138,13 @@ export class StdioTransport implements Transport {
       return;
     }
     const message = verdict.message as { method?: unknown; id?: Id };
-    if (typeof message.method === 'string' && message.id !== undefined) this.unanswered.add(message.id);
+    if (typeof message.method === 'string' && message.id !== undefined) {
+      this.unanswered.add(message.id);
+      if (this.requestEntry) {
+        this.requestEntry(verdict.message as JSONRPCRequest);
+        return;
+      }
+    }
     this.onmessage?.(verdict.message);
   }
 

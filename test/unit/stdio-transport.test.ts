@@ -26,6 +26,8 @@ describe('readLine', () => {
       ['{"jsonrpc":"2.0","id":1.5,"method":"x"}', -32600, null, /id must be/],
       ['{"jsonrpc":"2.0","id":9,"method":"x","params":[1]}', -32600, 9, /params must be an object/],
       ['{"jsonrpc":"2.0","id":10}', -32600, 10, /neither a request/],
+      ['{"jsonrpc":"2.0","id":11,"method":"x","extra":1}', -32600, 11, /unknown member "extra"/],
+      ['{"jsonrpc":"2.0","method":"n","result":{}}', -32600, null, /unknown member "result"/],
     ];
     for (const [line, code, id, message] of cases) {
       const v = readLine(line);
