@@ -96,18 +96,19 @@ async function main(): Promise<void> {
   const referenceEntry = ensureReference();
   const quick = opts.quick ?? false;
   const startupRuns = quick ? 3 : 20;
-  const plan: LatencyPlan = quick
-    ? { warmup: 30, rounds: 2, perRound: 50, roundWarmup: 5 }
-    : { warmup: 500, rounds: 25, perRound: 40, roundWarmup: 5 };
+  const plan: LatencyPlan & { draws: number } = quick
+    ? { draws: 1, warmup: 30, rounds: 2, perRound: 50, roundWarmup: 5 }
+    : { draws: 5, warmup: 300, rounds: 6, perRound: 40, roundWarmup: 5 };
   const bigRepeats = quick ? 1 : 5;
   const bigTimeoutMs = quick ? 120_000 : 300_000;
 
   log('starting PostgreSQL 15 …');
   const server = await startPostgres({ name: 'bench', preload: [] });
   const running: RunningServer[] = [];
-  let rawSessions: RawSession[] = [];
+  const rawSessions: RawSession[] = [];
   const direct = new pg.Client({ connectionString: server.url });
-  const pool = new pg.Pool({ connectionString: server.url, max: 1 });
+  /** The per-call series' direct connections, new in each draw. */
+  const drawConnections: (pg.Client | pg.Pool)[] = [];
   try {
     await direct.connect();
     const pgVersion =
@@ -191,35 +192,20 @@ async function main(): Promise<void> {
     }
 
     // 2. Per-call latency + 3. memory --------------------------------------------------------------------------------
-    log('per-call latency: starting servers');
+    // In draws: each draw starts every server anew and opens new direct connections, then runs the interleaved rounds.
+    // Where the scheduler puts a process or a backend relative to the others (the same core or not) stays for its
+    // lifetime and moves a round trip by tens of percent on this 2-core machine (two direct connections measured in
+    // the same rounds differ by up to 40%): one set of processes is one draw of that, and the series pools several.
     const memory: Results['memory'] = {};
-    for (const s of specs) {
-      const r = await startServer(s);
-      running.push(r);
-      await r.query('select 1');
-      memory[s.id] = { label: s.label, afterStartup: readMem(r.pid), afterCalls: null };
-    }
-    const srv = (id: string) => running.find((r) => r.spec.id === id) as RunningServer;
-    // The same servers once more, each driven by the minimal line client (no client-side validation).
-    const raw = new Map<string, RawSession>();
-    for (const s of specs) raw.set(s.id, await rawStart(s.command, s.args, s.env));
-    rawSessions = [...raw.values()];
-    const rawCall = async (s: ServerSpec) => {
-      const { line } = await (raw.get(s.id) as RawSession).request(
-        'tools/call',
-        { name: s.tool, arguments: s.toolArgs('select 1') },
-        30_000,
-      );
-      if (!line.head.includes('"result"') || line.head.includes('"isError":true')) {
-        throw new Error(`${s.label}: select 1 failed: ${line.head.slice(0, 300)}`);
-      }
-    };
-    await loadModule();
-    const flight = async () => {
-      const f = new ReadFlight({ sql: 'select 1', params: [], offset: 0, limit: 100, maxBytes: 1 << 20 });
-      direct.query(f as unknown as pg.QueryConfig);
-      await f.done;
-    };
+    const kinds = new Map<string, LatencyKind>();
+    const labels = new Map<string, string>();
+    /** Every draw's timed samples, per path. */
+    const all = new Map<string, number[]>();
+    /** The bench process's CPU per timed call, summed over the draws (divided by their number below). */
+    const clientCpuSum = new Map<string, number>();
+    /** Server CPU over the timed rounds and the requests answered in them, summed over the draws. */
+    const serverCpu = new Map<string, { ms: number; requests: number }>();
+    const draws: Results['draws'] = [];
     // The same server code in this process, SDK Client ↔ McpServer over an in-memory transport: the tool pipeline
     // without the process boundary (audit lines to /dev/null so that they do not flood this process's stderr).
     const inProcess = await startInProcess({
@@ -230,94 +216,164 @@ async function main(): Promise<void> {
       PGDATABASE: server.database,
       PGMCP_AUDIT_FILE: '/dev/null',
     });
-    const kinds = new Map<string, LatencyKind>();
-    const labels = new Map<string, string>();
-    /** Requests each spawned server answered (warm-ups included), for CPU time per request. */
-    const served = new Map<string, number>();
-    const target = (id: string, label: string, kind: LatencyKind, call: () => Promise<unknown>): Target => {
-      kinds.set(id, kind);
-      labels.set(id, label);
-      served.set(id, 0);
-      return {
-        id,
-        label,
-        call: () => {
-          served.set(id, (served.get(id) ?? 0) + 1);
-          return call();
-        },
-      };
-    };
-    const callTargets: Target[] = [
-      target('direct-pg', "direct pg: Client.query('select 1')", 'baseline', () => direct.query('select 1')),
-      target('direct-pg-pool', "direct pg: Pool(max 1).query('select 1')", 'baseline', () => pool.query('select 1')),
-      target(
-        'direct-pg-read-flight',
-        "direct pg: pgmcp's read batch (BEGIN READ ONLY; select 1; ROLLBACK; unlock; DEALLOCATE; 1 round trip)",
-        'component',
-        flight,
-      ),
-      target('parse', "libpg-query parseSync('select 1') (in this node process)", 'component', async () =>
-        parseSync('select 1'),
-      ),
-      target(
-        'in-process',
-        'pgmcp in this node process: SDK Client ↔ McpServer in memory, pg_query select 1 (no stdio)',
-        'component',
-        () => inProcess.call('pg_query', { sql: 'select 1' }),
-      ),
-      ...specs.map((s) => target(s.id, `${s.label}: ${s.tool} select 1`, 'server', () => srv(s.id).query('select 1'))),
-      ...specs.map((s) => target(`raw-${s.id}`, `${s.label}: ${s.tool} select 1, raw client`, 'raw', () => rawCall(s))),
-    ];
-    const cpuBefore = new Map<string, number | null>();
-    /** CPU time per request is taken over the timed rounds (after the warm-up: JIT compilation stays out). */
-    const startCpuCount = (ids: string[], counted: (id: string) => string) => () => {
-      for (const id of ids) {
-        cpuBefore.set(id, cpuMs(srv(id).pid));
-        served.set(counted(id), 0);
-      }
-    };
+    await loadModule();
     const specIds = specs.map((s) => s.id);
-    log(`per-call latency: ${plan.rounds} rounds × ${plan.perRound} calls × ${callTargets.length} paths`);
-    const callSamples = await measureLatency(
-      callTargets,
-      plan,
-      log,
-      startCpuCount(specIds, (id) => id),
-    );
-    const cpuPerRequest = new Map<string, number | null>();
-    for (const s of specs) {
-      const m = memory[s.id];
-      if (m) m.afterCalls = readMem(srv(s.id).pid);
-      const before = cpuBefore.get(s.id);
-      const after = cpuMs(srv(s.id).pid);
-      const n = served.get(s.id) ?? 0;
-      cpuPerRequest.set(s.id, before != null && after !== null && n > 0 ? (after - before) / n : null);
+    for (let d = 0; d < plan.draws; d++) {
+      const lastDraw = d === plan.draws - 1;
+      log(`per-call latency, draw ${d + 1}/${plan.draws}: starting servers and connections`);
+      for (const s of specs) {
+        const r = await startServer(s);
+        running.push(r);
+        await r.query('select 1');
+        if (d === 0) memory[s.id] = { label: s.label, afterStartup: readMem(r.pid), afterCalls: null };
+      }
+      const srv = (id: string) => running.find((r) => r.spec.id === id) as RunningServer;
+      // The same servers once more, each driven by the minimal line client (no client-side validation).
+      const raw = new Map<string, RawSession>();
+      for (const s of specs) {
+        const session = await rawStart(s.command, s.args, s.env);
+        raw.set(s.id, session);
+        rawSessions.push(session);
+      }
+      const rawCall = async (s: ServerSpec) => {
+        const { line } = await (raw.get(s.id) as RawSession).request(
+          'tools/call',
+          { name: s.tool, arguments: s.toolArgs('select 1') },
+          30_000,
+        );
+        if (!line.head.includes('"result"') || line.head.includes('"isError":true')) {
+          throw new Error(`${s.label}: select 1 failed: ${line.head.slice(0, 300)}`);
+        }
+      };
+      const client = new pg.Client({ connectionString: server.url });
+      const pool1 = new pg.Pool({ connectionString: server.url, max: 1 });
+      drawConnections.push(client, pool1);
+      await client.connect();
+      const flight = async () => {
+        const f = new ReadFlight({ sql: 'select 1', params: [], offset: 0, limit: 100, maxBytes: 1 << 20 });
+        client.query(f as unknown as pg.QueryConfig);
+        await f.done;
+      };
+      /** Requests each spawned server answered in this draw's timed rounds, for CPU time per request. */
+      const served = new Map<string, number>();
+      const target = (id: string, label: string, kind: LatencyKind, call: () => Promise<unknown>): Target => {
+        kinds.set(id, kind);
+        labels.set(id, label);
+        served.set(id, 0);
+        return {
+          id,
+          label,
+          call: () => {
+            served.set(id, (served.get(id) ?? 0) + 1);
+            return call();
+          },
+        };
+      };
+      const cpuBefore = new Map<string, number | null>();
+      /** CPU time per request is taken over the timed rounds (after the warm-up: JIT compilation stays out). */
+      const startCpuCount = (counted: (id: string) => string) => () => {
+        for (const id of specIds) {
+          cpuBefore.set(id, cpuMs(srv(id).pid));
+          served.set(counted(id), 0);
+        }
+      };
+      const addServerCpu = (counted: (id: string) => string) => {
+        for (const id of specIds) {
+          const before = cpuBefore.get(id);
+          const after = cpuMs(srv(id).pid);
+          const key = counted(id);
+          const n = served.get(key) ?? 0;
+          if (before == null || after === null || n === 0) continue;
+          const sum = serverCpu.get(key) ?? { ms: 0, requests: 0 };
+          serverCpu.set(key, { ms: sum.ms + (after - before), requests: sum.requests + n });
+        }
+      };
+      const callTargets: Target[] = [
+        target('direct-pg', "direct pg: Client.query('select 1')", 'baseline', () => client.query('select 1')),
+        target('direct-pg-pool', "direct pg: Pool(max 1).query('select 1')", 'baseline', () => pool1.query('select 1')),
+        target(
+          'direct-pg-read-flight',
+          "direct pg: pgmcp's read batch (BEGIN READ ONLY; select 1; ROLLBACK; unlock; DEALLOCATE; 1 round trip)",
+          'component',
+          flight,
+        ),
+        target('parse', "libpg-query parseSync('select 1') (in this node process)", 'component', async () =>
+          parseSync('select 1'),
+        ),
+        target(
+          'in-process',
+          'pgmcp in this node process: SDK Client ↔ McpServer in memory, pg_query select 1 (no stdio)',
+          'component',
+          () => inProcess.call('pg_query', { sql: 'select 1' }),
+        ),
+        ...specs.map((s) =>
+          target(s.id, `${s.label}: ${s.tool} select 1`, 'server', () => srv(s.id).query('select 1')),
+        ),
+        ...specs.map((s) =>
+          target(`raw-${s.id}`, `${s.label}: ${s.tool} select 1, raw client`, 'raw', () => rawCall(s)),
+        ),
+      ];
+      log(`per-call latency: ${plan.rounds} rounds × ${plan.perRound} calls × ${callTargets.length} paths`);
+      const callSamples = await measureLatency(
+        callTargets,
+        plan,
+        log,
+        startCpuCount((id) => id),
+      );
+      addServerCpu((id) => id);
+      if (lastDraw) {
+        for (const s of specs) {
+          const m = memory[s.id];
+          if (m) m.afterCalls = readMem(srv(s.id).pid);
+        }
+      }
+      const pingTargets = [
+        ...specs.map((s) =>
+          target(`ping-${s.id}`, `${s.label}: MCP ping (transport floor)`, 'ping', () => srv(s.id).client.ping()),
+        ),
+        ...specs.map((s) =>
+          target(`raw-ping-${s.id}`, `${s.label}: MCP ping, raw client`, 'raw-ping', () =>
+            (raw.get(s.id) as RawSession).request('ping', {}, 30_000),
+          ),
+        ),
+      ];
+      log('MCP ping over stdio');
+      const pingSamples = await measureLatency(
+        pingTargets,
+        plan,
+        log,
+        startCpuCount((id) => `ping-${id}`),
+      );
+      addServerCpu((id) => `ping-${id}`);
+      for (const measured of [callSamples, pingSamples]) {
+        for (const [id, samples] of measured.samples) all.set(id, [...(all.get(id) ?? []), ...samples]);
+        for (const [id, cpu] of measured.clientCpuMs) clientCpuSum.set(id, (clientCpuSum.get(id) ?? 0) + cpu);
+      }
+      const median = (id: string) => summarize(callSamples.samples.get(id) ?? []).median;
+      draws.push({
+        directPgMs: round(median('direct-pg'), 3),
+        directPoolMs: round(median('direct-pg-pool'), 3),
+        binaryMs: round(median('binary'), 3),
+        rawBinaryMs: round(median('raw-binary'), 3),
+        referenceMs: round(median('reference'), 3),
+      });
+      const d0 = draws[draws.length - 1];
+      if (d0) {
+        log(
+          `  draw ${d + 1}: direct ${d0.directPgMs} ms, binary ${ratio(d0.binaryMs, d0.directPgMs)}× (SDK client), ` +
+            `${ratio(d0.rawBinaryMs, d0.directPgMs)}× (raw client)`,
+        );
+      }
+      if (!lastDraw) {
+        // The last draw's servers stay up for the warm 5M-row statement below.
+        for (const r of running.splice(0)) await r.close();
+        for (const r of rawSessions.splice(0)) await r.close();
+      }
     }
     await inProcess.close();
-    const pingTargets = [
-      ...specs.map((s) =>
-        target(`ping-${s.id}`, `${s.label}: MCP ping (transport floor)`, 'ping', () => srv(s.id).client.ping()),
-      ),
-      ...specs.map((s) =>
-        target(`raw-ping-${s.id}`, `${s.label}: MCP ping, raw client`, 'raw-ping', () =>
-          (raw.get(s.id) as RawSession).request('ping', {}, 30_000),
-        ),
-      ),
-    ];
-    log('MCP ping over stdio');
-    const pingSamples = await measureLatency(
-      pingTargets,
-      plan,
-      log,
-      startCpuCount(specIds, (id) => `ping-${id}`),
-    );
-    for (const s of specs) {
-      const before = cpuBefore.get(s.id);
-      const after = cpuMs(srv(s.id).pid);
-      const n = served.get(`ping-${s.id}`) ?? 0;
-      cpuPerRequest.set(`ping-${s.id}`, before != null && after !== null && n > 0 ? (after - before) / n : null);
-    }
-    // The big statement once more on these warm servers (1000+ calls served): memory after a realistic session.
+    const srv = (id: string) => running.find((r) => r.spec.id === id) as RunningServer;
+    // The big statement once more on the last draw's warm servers (≈ 1,100 requests served): memory after a realistic
+    // session.
     const bigWarm: Results['bigResult']['warm'] = {};
     for (const id of ['binary', 'bundle']) {
       log(`5M rows on the warm ${spec(id).label}`);
@@ -345,8 +401,8 @@ async function main(): Promise<void> {
     for (const r of running.splice(0)) await r.close();
     for (const r of rawSessions.splice(0)) await r.close();
 
-    const all = new Map([...callSamples.samples, ...pingSamples.samples]);
-    const clientCpu = new Map([...callSamples.clientCpuMs, ...pingSamples.clientCpuMs]);
+    const clientCpu = new Map([...clientCpuSum].map(([id, sum]) => [id, sum / plan.draws]));
+    const cpuPerRequest = new Map([...serverCpu].map(([id, c]) => [id, c.ms / c.requests]));
     const directMedian = summarize(all.get('direct-pg') ?? []).median;
     const poolMedian = summarize(all.get('direct-pg-pool') ?? []).median;
     const latency: Record<string, LatencyResult> = {};
@@ -401,6 +457,7 @@ async function main(): Promise<void> {
       plan: { startupRuns, latency: plan, bigRepeats, bigSql: BIG_SQL, bigTimeoutMs },
       startup,
       latency,
+      draws,
       memory,
       bigResult: {
         baseline: {
@@ -436,7 +493,7 @@ async function main(): Promise<void> {
     for (const r of running) await r.close();
     for (const r of rawSessions) await r.close();
     await direct.end().catch(() => undefined);
-    await pool.end().catch(() => undefined);
+    for (const c of drawConnections) await c.end().catch(() => undefined);
     await server.stop();
   }
 }

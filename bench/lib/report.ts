@@ -58,7 +58,7 @@ export interface LatencyResult {
   ratioToPool: number | null;
   /**
    * Spawned servers: CPU time (user + system, all threads) the server process used per request it answered, from
-   * /proc/<pid>/stat over the whole series (warm-ups included; 10 ms tick resolution over ≥ 1000 requests).
+   * /proc/<pid>/stat over the timed rounds of every draw (10 ms tick resolution over ≥ 1000 requests).
    */
   serverCpuMsPerRequest?: number | null;
   /**
@@ -66,6 +66,15 @@ export interface LatencyResult {
    * direct pg the driver; for the in-process path client and server together).
    */
   clientCpuMsPerRequest: number | null;
+}
+
+export interface DrawResult {
+  directPgMs: number;
+  directPoolMs: number;
+  /** pgmcp binary through the SDK client / the raw line client. */
+  binaryMs: number;
+  rawBinaryMs: number;
+  referenceMs: number;
 }
 
 export interface MemoryResult {
@@ -77,16 +86,28 @@ export interface MemoryResult {
 export interface Results {
   name: string;
   environment: Environment;
-  plan: { startupRuns: number; latency: LatencyPlan; bigRepeats: number; bigSql: string; bigTimeoutMs: number };
+  plan: {
+    startupRuns: number;
+    /** draws: the per-call series runs once per draw, on servers and direct connections started anew. */
+    latency: LatencyPlan & { draws: number };
+    bigRepeats: number;
+    bigSql: string;
+    bigTimeoutMs: number;
+  };
   startup: Record<string, StartupResult>;
   latency: Record<string, LatencyResult>;
+  /** Medians of each draw of the per-call series on its own (`latency` pools every draw's samples). */
+  draws: DrawResult[];
   memory: Record<string, MemoryResult>;
   bigResult: {
     /** PostgreSQL's own time to the first page, without MCP. */
     baseline: { label: string; ms: Summary };
     /** pgmcp on fresh servers (one `select 1` before). */
     pgmcp: Record<string, PagedBigResult & { label: string; firstPage: Summary }>;
-    /** pgmcp once on the servers of the per-call series, after their 1000+ calls; mem.hwmMb = peak over the session. */
+    /**
+     * pgmcp once on the servers of the per-call series' last draw, after their ≈ 1,100 requests (calls and pings);
+     * mem.hwmMb = peak over the session.
+     */
     warm: Record<
       string,
       { label: string; ms: number | null; rowsInPage: number | null; mem: Mem | null; error?: string }
@@ -138,6 +159,21 @@ function steadiness(r: Results): string {
       ? 'steady'
       : '**not steady**: the machine was contended during the series, the ratios above are unreliable';
   return `- steadiness of the per-call series: the two direct baselines (Client, Pool(max 1): the same query) are ${Math.round(apart * 100)}% apart (steady within ${STEADY_WITHIN * 100}%): ${verdict}`;
+}
+
+/** Each draw's own medians: how far apart fresh sets of processes and connections land. */
+function drawTable(r: Results): string[] {
+  const times = (a: number, b: number) => x(b > 0 ? a / b : null);
+  return [
+    "Each draw on its own (medians, ms; × = ÷ that draw's direct pg Client):",
+    '',
+    '| draw | direct pg Client | direct pg Pool(1) | binary, SDK client | binary, raw client | reference, SDK client |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...r.draws.map(
+      (d, i) =>
+        `| ${i + 1} | ${ms(d.directPgMs)} | ${ms(d.directPoolMs)} | ${ms(d.binaryMs)} (${times(d.binaryMs, d.directPgMs)}) | ${ms(d.rawBinaryMs)} (${times(d.rawBinaryMs, d.directPgMs)}) | ${ms(d.referenceMs)} (${times(d.referenceMs, d.directPgMs)}) |`,
+    ),
+  ];
 }
 
 /** Text safe inside a markdown table cell: one line, no column separators. */
@@ -219,9 +255,9 @@ export function renderSummary(r: Results): string {
   lines.push('');
 
   const p = r.plan.latency;
-  const n = p.rounds * p.perRound;
+  const n = p.draws * p.rounds * p.perRound;
   lines.push(
-    `### Per call: \`select 1\` (${n} timed calls each after ${p.warmup} warm-up, in ${p.rounds} interleaved rounds)`,
+    `### Per call: \`select 1\` (${n} timed calls each: ${p.draws} draws of fresh servers and connections, each ${p.warmup} warm-up calls then ${p.rounds} interleaved rounds of ${p.perRound})`,
     '',
     '| path | median ms | p90 ms | p99 ms | × direct pg | × pg.Pool(1) | client CPU ms/call | server CPU ms/call |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -242,6 +278,7 @@ export function renderSummary(r: Results): string {
       'minimal JSON-RPC line client instead of the SDK Client: what is left is the server, the pipes and PostgreSQL.',
     '',
   );
+  lines.push(...drawTable(r), '');
   const L = r.latency;
   const direct = L['direct-pg']?.ms.median;
   const flight = L['direct-pg-read-flight']?.ms.median;
