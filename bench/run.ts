@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   const startupRuns = quick ? 3 : 20;
   const plan: LatencyPlan & { draws: number } = quick
     ? { draws: 1, warmup: 30, rounds: 2, perRound: 50, roundWarmup: 5 }
-    : { draws: 5, warmup: 300, rounds: 6, perRound: 40, roundWarmup: 5 };
+    : { draws: 4, warmup: 2500, rounds: 7, perRound: 40, roundWarmup: 5 };
   const bigRepeats = quick ? 1 : 5;
   const bigTimeoutMs = quick ? 120_000 : 300_000;
 
@@ -196,6 +196,8 @@ async function main(): Promise<void> {
     // Where the scheduler puts a process or a backend relative to the others (the same core or not) stays for its
     // lifetime and moves a round trip by tens of percent on this 2-core machine (two direct connections measured in
     // the same rounds differ by up to 40%): one set of processes is one draw of that, and the series pools several.
+    // Each draw warms every path up first: bun's JIT keeps compiling the binary's hot path for its first few thousand
+    // calls (its per-call median falls from ≈ 0.74 ms over the first 500 calls to ≈ 0.40 ms after 2,500).
     const memory: Results['memory'] = {};
     const kinds = new Map<string, LatencyKind>();
     const labels = new Map<string, string>();
