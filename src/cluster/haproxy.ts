@@ -18,7 +18,10 @@ export interface HaproxyRow {
   maxSessions: number | null;
   sessionLimit: number | null;
   totalSessions: number | null;
+  /** The last health check's result (L7OK, L4CON, …), without HAProxy's "* " mark of a check in progress. */
   checkStatus: string | null;
+  /** A health check is running now (HAProxy then shows code 0, given here as null). */
+  checkInProgress: boolean;
   checkCode: number | null;
   checkFailures: number | null;
   downTransitions: number | null;
@@ -79,6 +82,8 @@ export function parseStatCsv(csv: string): HaproxyRow[] {
       return v === null || !/^-?\d+$/.test(v) ? null : Number(v);
     };
     const typeCode = num('type');
+    const check = str('check_status');
+    const checkInProgress = check?.startsWith('* ') ?? false;
     rows.push({
       proxy: str('pxname') ?? '',
       name: str('svname') ?? '',
@@ -89,8 +94,9 @@ export function parseStatCsv(csv: string): HaproxyRow[] {
       maxSessions: num('smax'),
       sessionLimit: num('slim'),
       totalSessions: num('stot'),
-      checkStatus: str('check_status'),
-      checkCode: num('check_code'),
+      checkStatus: checkInProgress ? (check?.slice(2) ?? null) : check,
+      checkInProgress,
+      checkCode: checkInProgress && num('check_code') === 0 ? null : num('check_code'),
       checkFailures: num('chkfail'),
       downTransitions: num('chkdown'),
       lastChangeSeconds: num('lastchg'),

@@ -60,7 +60,15 @@ describe('cluster read tools on a real cluster', () => {
     expect((await mcp.call('pg_patroni', { action: 'history' })).isError ?? false).toBe(false);
     expect((await mcp.call('pg_patroni', { action: 'config' })).text).toContain('"ttl": 10');
 
-    const h = await mcp.call('pg_haproxy', { action: 'servers', proxy: 'primary' });
+    // A health check that happens to be running shows as "L7OK (checking)" without a code: read again once it is done.
+    const servers = () => mcp.call('pg_haproxy', { action: 'servers', proxy: 'primary' });
+    const checking = (r: Awaited<ReturnType<typeof servers>>) =>
+      (r.structuredContent as { rows: { checkInProgress: boolean }[] }).rows.some((row) => row.checkInProgress);
+    let h = await servers();
+    for (let i = 0; i < 20 && checking(h); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      h = await servers();
+    }
     expect(h.text).toMatch(/\| primary \| node1 \| UP \| L7OK \| 200 \|/);
     expect((await mcp.call('pg_haproxy', { action: 'info' })).text).toContain('HAProxy');
 

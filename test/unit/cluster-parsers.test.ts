@@ -65,6 +65,16 @@ describe('HAProxy parsers (captured from HAProxy 2.6)', () => {
     const fe = http.find((r) => r.proxy === 'primary' && r.name === 'FRONTEND');
     expect(fe?.type).toBe('frontend');
   });
+  it('takes HAProxy\'s "* " mark of a check in progress off the status (and its code 0)', () => {
+    const csv = [
+      '# pxname,svname,status,check_status,check_code,type',
+      'primary,node1,UP,* L7OK,0,2',
+      'primary,node2,DOWN,L7STS,503,2',
+    ].join('\n');
+    const [node1, node2] = parseStatCsv(csv);
+    expect(node1).toMatchObject({ status: 'UP', checkStatus: 'L7OK', checkInProgress: true, checkCode: null });
+    expect(node2).toMatchObject({ status: 'DOWN', checkStatus: 'L7STS', checkInProgress: false, checkCode: 503 });
+  });
   it('parses show info', () => {
     const info = parseInfo(fixture('haproxy-show-info.txt'));
     expect(info.Name).toBe('HAProxy');

@@ -41,7 +41,7 @@ function serverTable(rows: HaproxyRow[]): string {
       r.proxy,
       r.name,
       r.status,
-      r.checkStatus,
+      r.checkInProgress ? `${r.checkStatus ?? ''} (checking)` : r.checkStatus,
       r.checkCode,
       r.currentSessions,
       r.totalSessions,
