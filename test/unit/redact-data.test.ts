@@ -35,6 +35,13 @@ describe('redactData', () => {
     expect(redactData(plain, redact)).toBe(plain);
   });
 
+  it('leaves values alone that only look like a URL with a password when read across two of them', () => {
+    // Redacting the JSON text turned this row into { a: 'http://host:****@x' }: column b was gone.
+    const row = { a: 'http://host:8008', b: 'user@x' };
+    expect(redactData(row, redact)).toBe(row);
+    expect(redactData({ u: 'postgres://me:pw@db/x' }, redact)).toEqual({ u: 'postgres://me:****@db/x' });
+  });
+
   it('works with a plain text redactor too (every string looked at)', () => {
     const hide = (t: string) => t.replaceAll('hide', '****');
     expect(redactData({ a: ['hide me', 1], b: 'keep' }, hide)).toEqual({ a: ['**** me', 1], b: 'keep' });
