@@ -1,5 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Redactor } from '../safety/redact.js';
+import { redactData } from '../safety/redact.js';
 import type { Caller, ToolContext } from './context.js';
 import { type AccessLevel, accessAllows, requiredAccess, type ToolDefinition } from './define.js';
 import { formatToolError, ToolError } from './errors.js';
@@ -44,56 +44,6 @@ export function effectiveAccess(server: AccessLevel, caller: Pick<Caller, 'acces
 export interface DispatchOutcome {
   outcome?: AuditRecord['outcome'];
   code?: string;
-}
-
-/**
- * A structured result with secrets removed from every string in it, object keys included (a column can be named
- * after anything). Each string is redacted as it is, not inside the result's JSON text, where a secret with a quote
- * or a backslash appears escaped. The JSON text only tells whether there can be anything to remove (the common case:
- * no, and the result goes out as it is); parts with nothing to remove stay the same objects.
- */
-export function redactData(value: unknown, redact: (text: string) => string): unknown {
-  const screen = (redact as Partial<Redactor>).mayHoldInJson;
-  if (screen && !screen(JSON.stringify(value))) return value;
-  return redactValue(value, redact);
-}
-
-function redactValue(value: unknown, redact: (text: string) => string): unknown {
-  if (typeof value === 'string') return redact(value);
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const item = value[i];
-      const clean = redactValue(item, redact);
-      if (clean !== item) {
-        out ??= value.slice();
-        out[i] = clean;
-      }
-    }
-    return out ?? value;
-  }
-  const record = value as Record<string, unknown>;
-  let out: Record<string, unknown> | undefined;
-  for (const k in record) {
-    const v = record[k];
-    const key = redact(k);
-    const item = redactValue(v, redact);
-    if (out === undefined && (key !== k || item !== v)) {
-      out = {};
-      for (const before in record) {
-        if (before === k) break;
-        put(out, before, record[before]);
-      }
-    }
-    if (out !== undefined) put(out, key, item);
-  }
-  return out ?? value;
-}
-
-/** Sets an own property, also one named __proto__ (a column can be). */
-function put(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeRedactor } from '../../src/safety/redact.js';
-import { redactData } from '../../src/tools/dispatch.js';
+import { makeRedactor, redactData } from '../../src/safety/redact.js';
 
 describe('redactData', () => {
   const secret = 'p"a\\ss-wörd';
