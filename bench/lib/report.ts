@@ -145,9 +145,10 @@ const yes = (v: boolean | null) => (v === null ? 'n/a' : v ? 'yes' : 'no');
 const STEADY_WITHIN = 0.1;
 
 /**
- * Whether the per-call series ran on a steady machine: its two direct baselines do almost the same work, so their
- * medians differ by a few percent when nothing else competes for the CPUs. When they do not, the ratios of the run
- * say more about the neighbours than about the servers.
+ * Whether the per-call series ran steadily: its two direct baselines do almost the same work, so their medians differ
+ * by a few percent when nothing else competes for the CPUs and their processes land alike. When they do not, other
+ * work competed, or the connections landed on different cores (the draws show how much that moves a round trip):
+ * the ratios of the run say more about the machine than about the servers.
  */
 function steadiness(r: Results): string {
   const client = r.latency['direct-pg']?.ms.median;
@@ -157,7 +158,7 @@ function steadiness(r: Results): string {
   const verdict =
     apart <= STEADY_WITHIN
       ? 'steady'
-      : '**not steady**: the machine was contended during the series, the ratios above are unreliable';
+      : '**not steady**: other work competed for the CPUs or the connections landed on different cores (see the draws): the ratios above are less reliable';
   return `- steadiness of the per-call series: the two direct baselines (Client, Pool(max 1): the same query) are ${Math.round(apart * 100)}% apart (steady within ${STEADY_WITHIN * 100}%): ${verdict}`;
 }
 
