@@ -210,14 +210,7 @@ async function main(): Promise<void> {
     const draws: Results['draws'] = [];
     // The same server code in this process, SDK Client ↔ McpServer over an in-memory transport: the tool pipeline
     // without the process boundary (audit lines to /dev/null so that they do not flood this process's stderr).
-    const inProcess = await startInProcess({
-      PGHOST: server.host,
-      PGPORT: String(server.port),
-      PGUSER: server.user,
-      PGPASSWORD: server.password,
-      PGDATABASE: server.database,
-      PGMCP_AUDIT_FILE: '/dev/null',
-    });
+    const inProcess = await startInProcess(serverEnv(server, { PGMCP_AUDIT_FILE: '/dev/null' }));
     await loadModule();
     const specIds = specs.map((s) => s.id);
     for (let d = 0; d < plan.draws; d++) {

@@ -84,6 +84,7 @@ export function parseStatCsv(csv: string): HaproxyRow[] {
     const typeCode = num('type');
     const check = str('check_status');
     const checkInProgress = check?.startsWith('* ') ?? false;
+    const checkCode = num('check_code');
     rows.push({
       proxy: str('pxname') ?? '',
       name: str('svname') ?? '',
@@ -96,7 +97,7 @@ export function parseStatCsv(csv: string): HaproxyRow[] {
       totalSessions: num('stot'),
       checkStatus: checkInProgress ? (check?.slice(2) ?? null) : check,
       checkInProgress,
-      checkCode: checkInProgress && num('check_code') === 0 ? null : num('check_code'),
+      checkCode: checkInProgress && checkCode === 0 ? null : checkCode,
       checkFailures: num('chkfail'),
       downTransitions: num('chkdown'),
       lastChangeSeconds: num('lastchg'),

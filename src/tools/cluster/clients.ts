@@ -20,6 +20,13 @@ export function patroniClient(config: Config, signal?: AbortSignal): PatroniClie
   });
 }
 
+/** The Patroni client for a call (ended with it), or the ToolError saying Patroni is not configured. */
+export function patroniOf(ctx: ToolContext): PatroniClient {
+  const client = patroniClient(ctx.config, ctx.signal);
+  if (!client) throw new ToolError('Patroni is not configured', { hint: 'set PGMCP_PATRONI_URLS' });
+  return client;
+}
+
 export function haproxyClient(config: Config): HaproxyClient | undefined {
   return config.cluster.haproxy ? new HaproxyClient({ target: config.cluster.haproxy }) : undefined;
 }

@@ -5,7 +5,7 @@ import { markdownTable } from '../../format/markdown.js';
 import type { ToolContext } from '../context.js';
 import { defineTool } from '../define.js';
 import { ToolError } from '../errors.js';
-import { bytesText, patroniClient, reach } from './clients.js';
+import { bytesText, patroniOf, reach } from './clients.js';
 
 export const PATRONI_ACTIONS = ['status', 'member', 'history', 'config', 'lag'] as const;
 
@@ -159,8 +159,7 @@ export const pgPatroni = defineTool({
   input,
   output,
   async handler(args, ctx) {
-    const client = patroniClient(ctx.config, ctx.signal);
-    if (!client) throw new ToolError('Patroni is not configured', { hint: 'set PGMCP_PATRONI_URLS' });
+    const client = patroniOf(ctx);
     switch (args.action) {
       case 'status': {
         const { scope, members } = await reach('patroni', ctx, () => memberViews(client));

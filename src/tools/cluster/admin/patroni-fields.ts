@@ -2,8 +2,7 @@
 import { z } from 'zod';
 import type { PatroniClient } from '../../../cluster/patroni.js';
 import type { ToolContext } from '../../context.js';
-import { ToolError } from '../../errors.js';
-import { patroniClient, reach } from '../clients.js';
+import { reach } from '../clients.js';
 import { type MemberView, memberViews } from '../patroni.js';
 
 export const fields = {
@@ -44,13 +43,6 @@ export const fields = {
 };
 
 export type PatroniArgs = z.infer<z.ZodObject<typeof fields>>;
-
-/** The client, or the reason there is none. */
-export function patroniOf(ctx: ToolContext): PatroniClient {
-  const client = patroniClient(ctx.config, ctx.signal);
-  if (!client) throw new ToolError('Patroni is not configured', { hint: 'set PGMCP_PATRONI_URLS' });
-  return client;
-}
 
 /** Every member with its own view; a ToolError when no member answers. */
 export async function readMembers(ctx: ToolContext, client: PatroniClient): Promise<MemberView[]> {

@@ -5,7 +5,7 @@
 import type { PatroniClient } from '../../../cluster/patroni.js';
 import type { ToolContext } from '../../context.js';
 import { ToolError } from '../../errors.js';
-import { pgbouncerClient, reach } from '../clients.js';
+import { patroniOf, pgbouncerClient, reach } from '../clients.js';
 import type { MemberView } from '../patroni.js';
 import type { ActionDefinition, PlanStep } from './action.js';
 import { directlyPointed, type LeaderChangeTarget, leaderChangeSteps, verifyLeaderChange } from './leader-change.js';
@@ -17,7 +17,7 @@ import {
   PATRONI_DEFAULT_MAX_LAG,
   runningMembers,
 } from './patroni-checks.js';
-import { type PatroniArgs, patroniOf, readMembers } from './patroni-fields.js';
+import { type PatroniArgs, readMembers } from './patroni-fields.js';
 
 async function maxLagOf(ctx: ToolContext, client: PatroniClient): Promise<number> {
   const config = await reach('patroni', ctx, () => client.config());

@@ -3,11 +3,11 @@
  * and reload_member (each on the member's own REST URL), config_patch. Every write carries the configured basic-auth
  * credentials.
  */
-import { reach } from '../clients.js';
+import { patroniOf, reach } from '../clients.js';
 import { defineComponent } from './action.js';
 import { checkSchedule, memberNamed } from './patroni-checks.js';
 import { configPatchPlan } from './patroni-config.js';
-import { fields, patroniOf, readMembers } from './patroni-fields.js';
+import { fields, readMembers } from './patroni-fields.js';
 import { leaderActions } from './patroni-leader.js';
 import { memberReloadPlan, memberRestartPlan } from './patroni-member.js';
 
