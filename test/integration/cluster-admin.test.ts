@@ -3,10 +3,6 @@
  * (test/support/cluster.ts), started once for this file. Every action is confirmed with a token (the in-process client
  * cannot elicit), except where elicitation itself is tested.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { type CallToolResult, ElicitRequestSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
@@ -15,12 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMcpServer } from '../../src/server.js';
 import type { ClusterAdminOutput } from '../../src/tools/cluster/admin/output.js';
 import { resultText as textOf } from '../../src/tools/result-text.js';
+import { BUNDLE, requireFiles, run } from '../support/built.js';
 import { startCluster, type TestCluster, waitFor } from '../support/cluster.js';
 import { type InProcess, startInProcess } from '../support/mcp-client.js';
 
 type Result = CallToolResult & { text: string; data: ClusterAdminOutput };
-
-const run = promisify(execFile);
 
 let cluster: TestCluster;
 let admin: InProcess;
@@ -341,10 +336,9 @@ describe('pg_cluster_admin on a real cluster', () => {
   });
 
   it('pgmcp doctor checks each component and whether its admin actions are possible', async () => {
-    const binary = path.resolve(import.meta.dirname, '../../dist/pgmcp.cjs');
-    if (!existsSync(binary)) throw new Error(`${binary} is missing: \`npm test\` builds it (npm run build)`);
+    requireFiles([BUNDLE], '`npm test` builds it (npm run build)');
     const env = { PATH: process.env.PATH ?? '', ...cluster.env, PGMCP_ACCESS: 'admin' };
-    const { stdout } = await run(process.execPath, [binary, 'doctor'], { env });
+    const { stdout } = await run(process.execPath, [BUNDLE, 'doctor'], { env });
     answered.push(stdout);
     expect(stdout).toMatch(
       /ok +patroni: http:\/\/127\.0\.0\.1:\d+: Patroni 3\.0\.2, (leader|replica) running, scope pgmcp/,
@@ -355,7 +349,7 @@ describe('pg_cluster_admin on a real cluster', () => {
     expect(stdout).toMatch(/ok +haproxy admin: runtime API at level admin/);
     expect(stdout).toMatch(/ok +pgbouncer: PgBouncer 1\.18/);
     expect(stdout).toMatch(/ok +pgbouncer admin: pgbouncer_admin is in admin_users/);
-    const wrong = await run(process.execPath, [binary, 'doctor'], {
+    const wrong = await run(process.execPath, [BUNDLE, 'doctor'], {
       env: { ...env, PGMCP_HAPROXY: cluster.info.haproxy.statsUrl, PGMCP_PATRONI_PASSWORD: 'not-the-password' },
     });
     answered.push(wrong.stdout);

@@ -4,15 +4,12 @@
  * /messages) with the SDK's SSEClientTransport — authenticated, its transactions its own and rolled back when its
  * stream closes, behind the same Origin checks, body limit, session cap, idle expiry and audit as /mcp.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BINARY, BUNDLE, requireFiles, run } from '../support/built.js';
 import { pgEnv } from '../support/mcp-client.js';
 import { createTestDatabase, freePort, type TestDatabase } from '../support/postgres-server.js';
 import {
@@ -32,20 +29,13 @@ import {
   writeTokensFile,
 } from './http-helpers.js';
 
-const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '../..');
-const BUNDLE = path.join(root, 'dist/pgmcp.cjs');
-const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
-
 let db: TestDatabase;
 let verify: pg.Client;
 const spawned: SpawnedGateway[] = [];
 const gateways: TestGateway[] = [];
 
 beforeAll(async () => {
-  for (const f of [BUNDLE, BINARY]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing: \`npm test\` builds it (npm run build && npm run build:bin)`);
-  }
+  requireFiles([BUNDLE, BINARY]);
   db = await createTestDatabase(inject('pg'), 'compat');
   verify = new pg.Client({ connectionString: db.url });
   await verify.connect();

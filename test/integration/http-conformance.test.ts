@@ -3,10 +3,7 @@
  * lists and calls tools, and the scenarios of @modelcontextprotocol/conformance that apply to a server with pgmcp's
  * tools pass. The conformance runner needs Node 22, so it runs under the project's bun.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { start } from '../../src/bootstrap.js';
@@ -15,13 +12,11 @@ import { Gateway } from '../../src/http/gateway.js';
 import { defineTool, type ToolDefinition } from '../../src/tools/define.js';
 import { ToolError } from '../../src/tools/errors.js';
 import { toolsFor } from '../../src/tools/registry.js';
+import { BINARY, requireFiles, root, run } from '../support/built.js';
 import { pgEnv } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 import { connect, removeTempDirs, type SpawnedGateway, spawnGateway, tempDir } from './http-helpers.js';
 
-const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '../..');
-const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
 const BUN = path.join(root, 'node_modules/.bin/bun');
 const INSPECTOR = path.join(root, 'node_modules/.bin/mcp-inspector');
 const CONFORMANCE = path.join(root, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
@@ -30,9 +25,7 @@ let db: TestDatabase;
 let gw: SpawnedGateway;
 
 beforeAll(async () => {
-  for (const f of [BINARY, BUN, INSPECTOR, CONFORMANCE]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing (npm install; npm run build:all)`);
-  }
+  requireFiles([BINARY, BUN, INSPECTOR, CONFORMANCE], 'npm install; npm run build:all');
   db = await createTestDatabase(inject('pg'), 'http_conformance');
   gw = await spawnGateway(BINARY, [], {
     PATH: process.env.PATH ?? '/usr/bin:/bin',

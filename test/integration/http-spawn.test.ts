@@ -2,23 +2,15 @@
  * The built executables as HTTP gateways (`npm run build:all` first): the bind rule at start-up, serving MCP and REST,
  * and SIGTERM with an open transaction (rolled back, exit 0 within 10 s).
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { start } from '../../src/bootstrap.js';
 import { startGateway } from '../../src/commands/serve-http.js';
+import { BINARY, BUNDLE, requireFiles, run } from '../support/built.js';
 import { pgEnv } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 import { connect, raw, removeTempDirs, spawnGateway, writeTokensFile } from './http-helpers.js';
-
-const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '../..');
-const BUNDLE = path.join(root, 'dist/pgmcp.cjs');
-const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
 
 const executables: [string, string, string[]][] = [
   ['binary', BINARY, []],
@@ -30,9 +22,7 @@ let env: Record<string, string>;
 let verify: pg.Client;
 
 beforeAll(async () => {
-  for (const f of [BUNDLE, BINARY]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing: \`npm test\` builds it (npm run build && npm run build:bin)`);
-  }
+  requireFiles([BUNDLE, BINARY]);
   db = await createTestDatabase(inject('pg'), 'http_spawn');
   env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...pgEnv(db) };
   verify = new pg.Client({ connectionString: db.url });

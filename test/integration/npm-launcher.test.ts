@@ -3,7 +3,7 @@
  * in the user's cache directory, writes that cache once and only where no one else can write, and the bundle's imports
  * of packages outside it (the embedded PostgreSQL) still work when it runs from the cache.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -20,17 +20,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '../..');
-const LAUNCHER = path.join(root, 'dist/pgmcp.cjs');
+import { BUNDLE as LAUNCHER, requireFiles, run } from '../support/built.js';
 
 let home: string;
 
 beforeAll(() => {
-  if (!existsSync(LAUNCHER)) throw new Error(`${LAUNCHER} is missing: \`npm test\` builds it (npm run build)`);
+  requireFiles([LAUNCHER], '`npm test` builds it (npm run build)');
   home = mkdtempSync(path.join(tmpdir(), 'pgmcp-launcher-'));
 });
 

@@ -2,24 +2,18 @@
  * The built executables, spawned as an MCP client would: the node bundle and the compiled binary over stdio with a
  * real SDK client, and the one-shot commands (call, tools, doctor) with their exit codes.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { toolListing } from '../../src/tools/listing.js';
 import { ALL_TOOLS } from '../../src/tools/registry.js';
+import { BINARY, BUNDLE, requireFiles, root, run } from '../support/built.js';
 import { pgEnv } from '../support/mcp-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
-
-const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '../..');
-const BUNDLE = path.join(root, 'dist/pgmcp.cjs');
-const BINARY = path.join(root, 'dist/pgmcp-linux-x64');
 
 const executables: [string, string, string[]][] = [
   ['node bundle', process.execPath, [BUNDLE]],
@@ -30,9 +24,7 @@ let db: TestDatabase;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  for (const f of [BUNDLE, BINARY]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing: \`npm test\` builds it (npm run build && npm run build:bin)`);
-  }
+  requireFiles([BUNDLE, BINARY]);
   db = await createTestDatabase(inject('pg'), 'spawn');
   env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...pgEnv(db) };
 });

@@ -4,19 +4,16 @@
  * pgmcp's own configuration and starts only with tokens, the port is the same everywhere, the health check asks
  * /health, and the compose file's Traefik router, secret and health check fit the image.
  */
-import { execFile } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { healthHostHeader, healthUrl } from '../../src/commands/health.js';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { bindProblem } from '../../src/http/gateway.js';
+import { BINARY, root, run } from '../support/built.js';
 
-const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '../..');
 const dir = path.join(root, 'deploy/docker');
 const read = (f: string) => readFileSync(path.join(dir, f), 'utf8');
 
@@ -208,12 +205,11 @@ describe('Dockerfile', () => {
   });
 
   it('the built binary accepts the command line and refuses to serve without the tokens file (exit 2)', async () => {
-    const binary = path.join(root, 'dist/pgmcp-linux-x64');
     const env = { ...imageEnv(), PGMCP_LOG_LEVEL: 'error' };
-    const help = await run(binary, [...cmd, '--help'], { env });
+    const help = await run(BINARY, [...cmd, '--help'], { env });
     expect(help.stdout).toMatch(/Usage: pgmcp serve/);
     // Port 0 so that nothing is held if it did start; it must not: /run/secrets/pgmcp_tokens does not exist here.
-    const err = await run(binary, [...cmd, '--port', '0'], { env, timeout: 20_000 }).catch(
+    const err = await run(BINARY, [...cmd, '--port', '0'], { env, timeout: 20_000 }).catch(
       (e: { code: number; stderr: string }) => e,
     );
     expect(err).toMatchObject({ code: 2 });
