@@ -3,11 +3,10 @@
  * Client.cancel (which reads the deprecated Client.activeQuery: a DeprecationWarning at the first cancel, and the
  * getter is gone in pg 9).
  */
-import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cancelActive } from '../../src/db/cancel.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
+import { createTestDatabase, freePort, type TestDatabase } from '../support/postgres-server.js';
 
 let db: TestDatabase;
 let options: pg.ClientConfig;
@@ -21,8 +20,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** A connected client whose deprecated activeQuery getter fails the test when read. */
-async function guardedClient(): Promise<pg.Client> {
+/** Runs `test` with a connected client whose deprecated activeQuery getter fails the test when read, then ends it. */
+async function withGuardedClient(test: (client: pg.Client) => Promise<void>): Promise<void> {
   const client = new pg.Client(options);
   await client.connect();
   Object.defineProperty(client, 'activeQuery', {
@@ -30,22 +29,16 @@ async function guardedClient(): Promise<pg.Client> {
       throw new Error('Client.activeQuery was read');
     },
   });
-  return client;
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  try {
+    await test(client);
+  } finally {
+    await client.end();
+  }
 }
 
 describe('cancelActive', () => {
   it('cancels the statement a client runs (57014), without reading the deprecated activeQuery', async () => {
-    const client = await guardedClient();
-    try {
+    await withGuardedClient(async (client) => {
       const started = Date.now();
       const running = client.query('select pg_sleep(20)').then(
         () => undefined,
@@ -58,14 +51,11 @@ describe('cancelActive', () => {
       expect(Date.now() - started).toBeLessThan(10_000);
       // The connection is usable afterwards.
       expect((await client.query('select 1 as one')).rows[0]).toEqual({ one: 1 });
-    } finally {
-      await client.end();
-    }
+    });
   });
 
   it('cancels the given query only while it runs, and takes it out of the queue while it waits', async () => {
-    const client = await guardedClient();
-    try {
+    await withGuardedClient(async (client) => {
       const first = client.query('select pg_sleep(0.3) as slept');
       let secondDone = false;
       const second = new pg.Query('select 2 as two');
@@ -80,22 +70,17 @@ describe('cancelActive', () => {
       expect(secondDone).toBe(false);
       // Nothing running, nothing queued: nothing to do.
       cancelActive(options, client);
-    } finally {
-      await client.end();
-    }
+    });
   });
 
   it('does not turn a cancel connection that fails into an unhandled error', async () => {
-    const client = await guardedClient();
-    try {
+    await withGuardedClient(async (client) => {
       const running = client.query('select pg_sleep(0.5) as slept');
       await new Promise((r) => setTimeout(r, 50));
-      cancelActive({ ...options, port: await closedPort() }, client);
+      cancelActive({ ...options, port: await freePort() }, client);
       // The statement runs on (nothing reached the server) and the process is still fine.
       expect((await running).rows).toHaveLength(1);
       await new Promise((r) => setTimeout(r, 100));
-    } finally {
-      await client.end();
-    }
+    });
   });
 });
