@@ -213,6 +213,8 @@ async function main(): Promise<void> {
     const inProcess = await startInProcess(serverEnv(server, { PGMCP_AUDIT_FILE: '/dev/null' }));
     await loadModule();
     const specIds = specs.map((s) => s.id);
+    /** The SDK-client server of a spec in the current draw (the last draw's once the loop is over). */
+    const srv = (id: string) => running.find((r) => r.spec.id === id) as RunningServer;
     for (let d = 0; d < plan.draws; d++) {
       const lastDraw = d === plan.draws - 1;
       log(`per-call latency, draw ${d + 1}/${plan.draws}: starting servers and connections`);
@@ -222,7 +224,6 @@ async function main(): Promise<void> {
         await r.query('select 1');
         if (d === 0) memory[s.id] = { label: s.label, afterStartup: readMem(r.pid), afterCalls: null };
       }
-      const srv = (id: string) => running.find((r) => r.spec.id === id) as RunningServer;
       // The same servers once more, each driven by the minimal line client (no client-side validation).
       const raw = new Map<string, RawSession>();
       for (const s of specs) {
@@ -366,7 +367,6 @@ async function main(): Promise<void> {
       }
     }
     await inProcess.close();
-    const srv = (id: string) => running.find((r) => r.spec.id === id) as RunningServer;
     // The big statement once more on the last draw's warm servers (≈ 1,100 requests served): memory after a realistic
     // session.
     const bigWarm: Results['bigResult']['warm'] = {};
