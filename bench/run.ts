@@ -25,7 +25,7 @@ import { pagedBigResults, wholeBigResultRaw, wholeBigResultSdk } from './lib/big
 import { describeEnvironment } from './lib/environment.js';
 import { type LatencyPlan, measureLatency, type Target } from './lib/latency.js';
 import { BINARY, BUNDLE, RESULTS_DIR, root } from './lib/paths.js';
-import { cpuMs, readMem } from './lib/proc.js';
+import { cpuMs, jitCpuMs, readMem } from './lib/proc.js';
 import { type RawSession, rawStart } from './lib/raw-stdio.js';
 import { type LatencyKind, type LatencyResult, type Results, renderSummary } from './lib/report.js';
 import { BASE_ENV, serverEnv } from './lib/server-env.js';
@@ -47,6 +47,9 @@ const { values: opts } = parseArgs({
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const BUN = path.join(root, 'node_modules/.bin/bun');
+/** The floor of the per-call series (bench/lib/relay-server.ts), run under BUN. */
+const RELAY = path.join(root, 'bench/lib/relay-server.ts');
+const RELAY_ID = 'raw-relay';
 const REF_DIR = path.join(root, 'bench/.cache/ref');
 const REF_PKG_DIR = path.join(REF_DIR, 'node_modules', REFERENCE_PACKAGE);
 const NODE = (globalThis as { Bun?: unknown }).Bun ? 'node' : process.execPath;
@@ -206,7 +209,7 @@ async function main(): Promise<void> {
     /** The bench process's CPU per timed call, summed over the draws (divided by their number below). */
     const clientCpuSum = new Map<string, number>();
     /** Server CPU over the timed rounds and the requests answered in them, summed over the draws. */
-    const serverCpu = new Map<string, { ms: number; requests: number }>();
+    const serverCpu = new Map<string, { ms: number; jitMs: number; requests: number }>();
     const draws: Results['draws'] = [];
     // The same server code in this process, SDK Client ↔ McpServer over an in-memory transport: the tool pipeline
     // without the process boundary (audit lines to /dev/null so that they do not flood this process's stderr).
@@ -241,6 +244,9 @@ async function main(): Promise<void> {
           throw new Error(`${s.label}: select 1 failed: ${line.head.slice(0, 300)}`);
         }
       };
+      // The floor: a bare relay under the binary's runtime (bench/lib/relay-server.ts), driven like the raw sessions.
+      const relay = await rawStart(BUN, [RELAY], serverEnv(server));
+      rawSessions.push(relay);
       const client = new pg.Client({ connectionString: server.url });
       const pool1 = new pg.Pool({ connectionString: server.url, max: 1 });
       drawConnections.push(client, pool1);
@@ -265,23 +271,29 @@ async function main(): Promise<void> {
           },
         };
       };
-      const cpuBefore = new Map<string, number | null>();
-      /** CPU time per request is taken over the timed rounds (after the warm-up: JIT compilation stays out). */
-      const startCpuCount = (counted: (id: string) => string) => () => {
-        for (const id of specIds) {
-          cpuBefore.set(id, cpuMs(srv(id).pid));
+      const cpuBefore = new Map<string, { all: number | null; jit: number | null }>();
+      /**
+       * CPU time per request is taken over the timed rounds, after the warm-up; bun's JIT still compiles then (its
+       * threads' share is kept apart).
+       */
+      const pidOf = (id: string) => (id === RELAY_ID ? relay.pid : srv(id).pid);
+      const startCpuCount = (counted: (id: string) => string, ids: string[]) => () => {
+        for (const id of ids) {
+          cpuBefore.set(id, { all: cpuMs(pidOf(id)), jit: jitCpuMs(pidOf(id)) });
           served.set(counted(id), 0);
         }
       };
-      const addServerCpu = (counted: (id: string) => string) => {
-        for (const id of specIds) {
+      const addServerCpu = (counted: (id: string) => string, ids: string[]) => {
+        for (const id of ids) {
           const before = cpuBefore.get(id);
-          const after = cpuMs(srv(id).pid);
+          const after = cpuMs(pidOf(id));
+          const jitAfter = jitCpuMs(pidOf(id));
           const key = counted(id);
           const n = served.get(key) ?? 0;
-          if (before == null || after === null || n === 0) continue;
-          const sum = serverCpu.get(key) ?? { ms: 0, requests: 0 };
-          serverCpu.set(key, { ms: sum.ms + (after - before), requests: sum.requests + n });
+          if (before?.all == null || after === null || n === 0) continue;
+          const jit = before.jit === null || jitAfter === null ? 0 : jitAfter - before.jit;
+          const sum = serverCpu.get(key) ?? { ms: 0, jitMs: 0, requests: 0 };
+          serverCpu.set(key, { ms: sum.ms + (after - before.all), jitMs: sum.jitMs + jit, requests: sum.requests + n });
         }
       };
       const callTargets: Target[] = [
@@ -308,15 +320,21 @@ async function main(): Promise<void> {
         ...specs.map((s) =>
           target(`raw-${s.id}`, `${s.label}: ${s.tool} select 1, raw client`, 'raw', () => rawCall(s)),
         ),
+        target(
+          RELAY_ID,
+          "floor: a bare stdio relay under bun (line in → pg Client.query('select 1') → line out; no MCP, no checks), raw client",
+          'raw',
+          () => relay.request('tools/call', {}, 30_000),
+        ),
       ];
       log(`per-call latency: ${plan.rounds} rounds × ${plan.perRound} calls × ${callTargets.length} paths`);
       const callSamples = await measureLatency(
         callTargets,
         plan,
         log,
-        startCpuCount((id) => id),
+        startCpuCount((id) => id, [...specIds, RELAY_ID]),
       );
-      addServerCpu((id) => id);
+      addServerCpu((id) => id, [...specIds, RELAY_ID]);
       if (lastDraw) {
         for (const s of specs) {
           const m = memory[s.id];
@@ -338,9 +356,9 @@ async function main(): Promise<void> {
         pingTargets,
         plan,
         log,
-        startCpuCount((id) => `ping-${id}`),
+        startCpuCount((id) => `ping-${id}`, specIds),
       );
-      addServerCpu((id) => `ping-${id}`);
+      addServerCpu((id) => `ping-${id}`, specIds);
       for (const measured of [callSamples, pingSamples]) {
         for (const [id, samples] of measured.samples) all.set(id, [...(all.get(id) ?? []), ...samples]);
         for (const [id, cpu] of measured.clientCpuMs) clientCpuSum.set(id, (clientCpuSum.get(id) ?? 0) + cpu);
@@ -352,6 +370,7 @@ async function main(): Promise<void> {
         binaryMs: round(median('binary'), 3),
         rawBinaryMs: round(median('raw-binary'), 3),
         referenceMs: round(median('reference'), 3),
+        relayMs: round(median(RELAY_ID), 3),
       });
       const d0 = draws[draws.length - 1];
       if (d0) {
@@ -398,12 +417,14 @@ async function main(): Promise<void> {
 
     const clientCpu = new Map([...clientCpuSum].map(([id, sum]) => [id, sum / plan.draws]));
     const cpuPerRequest = new Map([...serverCpu].map(([id, c]) => [id, c.ms / c.requests]));
+    const jitPerRequest = new Map([...serverCpu].map(([id, c]) => [id, c.jitMs / c.requests]));
     const directMedian = summarize(all.get('direct-pg') ?? []).median;
     const poolMedian = summarize(all.get('direct-pg-pool') ?? []).median;
     const latency: Record<string, LatencyResult> = {};
     for (const [id, samples] of all) {
       const s = summarize(samples);
       const cpu = cpuPerRequest.get(id);
+      const jit = jitPerRequest.get(id);
       const client = clientCpu.get(id);
       latency[id] = {
         label: labels.get(id) ?? id,
@@ -413,6 +434,7 @@ async function main(): Promise<void> {
         ratioToPool: ratio(s.median, poolMedian),
         clientCpuMsPerRequest: client === undefined ? null : round(client, 3),
         ...(cpu === undefined ? {} : { serverCpuMsPerRequest: cpu === null ? null : round(cpu, 3) }),
+        ...(jit ? { serverJitCpuMsPerRequest: round(jit, 3) } : {}),
       };
     }
 

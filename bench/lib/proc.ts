@@ -1,5 +1,5 @@
 /** Memory of a process from /proc/<pid>/status (Linux): VmRSS (resident now) and VmHWM (peak resident so far). */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Mem {
   /** Resident set size now, MiB. */
@@ -61,16 +61,36 @@ export function watchMem(pid: number, intervalMs = 50): MemWatch {
 /** Clock ticks per second for /proc/<pid>/stat times (USER_HZ; 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
+/** user + system time in a /proc …/stat text, ms. */
+function statCpuMs(stat: string): number {
+  // Fields after the command name (which is in parentheses and may contain spaces): state is field 3.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICKS_PER_SECOND;
+}
+
 /** CPU time (user + system) the process has used so far, ms (10 ms resolution), or null when it is gone. */
 export function cpuMs(pid: number | null | undefined): number | null {
   if (!pid) return null;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which is in parentheses and may contain spaces): state is field 3.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(rest[11]);
-    const stime = Number(rest[12]);
-    return ((utime + stime) * 1000) / TICKS_PER_SECOND;
+    return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU time of the process's JIT compiler threads so far, ms: JavaScriptCore's (bun) are named JITWorker. 0 for a
+ * process without such threads (node's V8 does not name its compiler threads apart); null when it is gone.
+ */
+export function jitCpuMs(pid: number | null | undefined): number | null {
+  if (!pid) return null;
+  try {
+    let sum = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).startsWith('JIT')) sum += statCpuMs(stat);
+    }
+    return sum;
   } catch {
     return null;
   }

@@ -3,7 +3,7 @@ import type { PagedBigResult, WholeBigResult } from './big-result.js';
 import type { Environment } from './environment.js';
 import type { LatencyPlan } from './latency.js';
 import type { Mem } from './proc.js';
-import type { Summary } from './stats.js';
+import { ratio, type Summary } from './stats.js';
 
 export interface StartupResult {
   label: string;
@@ -61,6 +61,8 @@ export interface LatencyResult {
    * /proc/<pid>/stat over the timed rounds of every draw (10 ms tick resolution over ≥ 1000 requests).
    */
   serverCpuMsPerRequest?: number | null;
+  /** Of serverCpuMsPerRequest, what bun's JIT compiler threads used (absent when none: node, older runs). */
+  serverJitCpuMsPerRequest?: number;
   /**
    * CPU time of the bench process itself per timed call (the client side: SDK client, stdio, result validation; for
    * direct pg the driver; for the in-process path client and server together).
@@ -75,6 +77,8 @@ export interface DrawResult {
   binaryMs: number;
   rawBinaryMs: number;
   referenceMs: number;
+  /** The bare relay (bench/lib/relay-server.ts) through the raw line client; absent in runs before it was measured. */
+  relayMs?: number;
 }
 
 export interface MemoryResult {
@@ -168,11 +172,11 @@ function drawTable(r: Results): string[] {
   return [
     "Each draw on its own (medians, ms; × = ÷ that draw's direct pg Client):",
     '',
-    '| draw | direct pg Client | direct pg Pool(1) | binary, SDK client | binary, raw client | reference, SDK client |',
-    '|---:|---:|---:|---:|---:|---:|',
+    '| draw | direct pg Client | direct pg Pool(1) | bare relay, raw client | binary, SDK client | binary, raw client | reference, SDK client |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
     ...r.draws.map(
       (d, i) =>
-        `| ${i + 1} | ${ms(d.directPgMs)} | ${ms(d.directPoolMs)} | ${ms(d.binaryMs)} (${times(d.binaryMs, d.directPgMs)}) | ${ms(d.rawBinaryMs)} (${times(d.rawBinaryMs, d.directPgMs)}) | ${ms(d.referenceMs)} (${times(d.referenceMs, d.directPgMs)}) |`,
+        `| ${i + 1} | ${ms(d.directPgMs)} | ${ms(d.directPoolMs)} | ${d.relayMs === undefined ? '–' : `${ms(d.relayMs)} (${times(d.relayMs, d.directPgMs)})`} | ${ms(d.binaryMs)} (${times(d.binaryMs, d.directPgMs)}) | ${ms(d.rawBinaryMs)} (${times(d.rawBinaryMs, d.directPgMs)}) | ${ms(d.referenceMs)} (${times(d.referenceMs, d.directPgMs)}) |`,
     ),
   ];
 }
@@ -295,6 +299,9 @@ export function renderSummary(r: Results): string {
         `(pgmcp's read batch, direct; a bare \`select 1\` is ${ms(direct)} ms), ≈${ms(rest)} ms the tool pipeline in ` +
         'JavaScript on both sides (SDK request/result validation, zod input/output schemas, parse + read guard + ' +
         `fingerprint, result shaping, audit line). CPU per pg_query: server ${ms(call.serverCpuMsPerRequest)} ms ` +
+        (call.serverJitCpuMsPerRequest
+          ? `(of which ${ms(call.serverJitCpuMsPerRequest)} ms on the JIT compiler's threads) `
+          : '') +
         `(per ping ${ms(ping.serverCpuMsPerRequest)}), client ${ms(call.clientCpuMsPerRequest)} ms ` +
         `(per ping ${ms(ping.clientCpuMsPerRequest)}).`,
     );
@@ -302,6 +309,17 @@ export function renderSummary(r: Results): string {
   if (inProcess !== undefined) {
     lines.push(
       `- The same pipeline in one node process without stdio (in-memory transport) takes ${ms(inProcess)} ms per call.`,
+    );
+  }
+  const relay = L['raw-relay'];
+  const rawBinary = L['raw-binary'];
+  if (relay && rawBinary) {
+    lines.push(
+      `- The floor: a bare stdio relay under bun (one line in, \`pg.Client.query('select 1')\`, one line out; no MCP, ` +
+        `no checks, no transaction) takes ${ms(relay.ms.median)} ms, ${x(relay.ratioToDirectPg)} direct pg, with ` +
+        `${ms(relay.serverCpuMsPerRequest)} ms CPU per call: what a process between client and database costs on this ` +
+        `machine before it does anything. pgmcp binary over the same raw client: ${ms(rawBinary.ms.median)} ms, ` +
+        `${x(ratio(rawBinary.ms.median, relay.ms.median))} the relay.`,
     );
   }
   lines.push('');
