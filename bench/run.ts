@@ -199,8 +199,9 @@ async function main(): Promise<void> {
     // Where the scheduler puts a process or a backend relative to the others (the same core or not) stays for its
     // lifetime and moves a round trip by tens of percent on this 2-core machine (two direct connections measured in
     // the same rounds differ by up to 40%): one set of processes is one draw of that, and the series pools several.
-    // Each draw warms every path up first: bun's JIT keeps compiling the binary's hot path for its first few thousand
-    // calls (its per-call median falls from ≈ 0.74 ms over the first 500 calls to ≈ 0.40 ms after 2,500).
+    // Each draw warms every path up first: the binary's per-call median falls from ≈ 0.74 ms over its first 500 calls
+    // to ≈ 0.40 ms after 2,500 while bun's JIT compiles its hot path; the JIT goes on compiling after that (its threads'
+    // CPU is kept apart below).
     const memory: Results['memory'] = {};
     const kinds = new Map<string, LatencyKind>();
     const labels = new Map<string, string>();
