@@ -7,7 +7,15 @@ import { BINARY, BUNDLE, root } from './paths.js';
 
 export interface Environment {
   date: string;
-  host: { cpuModel: string; cores: number; memTotalMb: number; kernel: string; loadAvgAtStart: number[] };
+  host: {
+    cpuModel: string;
+    cores: number;
+    /** The CPUs this run (and every process it starts) may use, as Linux lists them: fewer than `cores` when pinned. */
+    cpusAllowed?: string | null;
+    memTotalMb: number;
+    kernel: string;
+    loadAvgAtStart: number[];
+  };
   runner: { runtime: string; version: string };
   versions: {
     node: string;
@@ -60,6 +68,15 @@ function cpuModel(): string {
   }
 }
 
+/** The CPUs this process may run on (`taskset -c 0 npm run bench` pins the whole run, children included). */
+function cpusAllowed(): string | null {
+  try {
+    return /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]?.trim() ?? null;
+  } catch {
+    return null;
+  }
+}
+
 export interface EnvironmentInput {
   root: string;
   bun: string;
@@ -79,6 +96,7 @@ export function describeEnvironment(input: EnvironmentInput): Environment {
     host: {
       cpuModel: cpuModel(),
       cores: os.cpus().length,
+      cpusAllowed: cpusAllowed(),
       memTotalMb: Math.round(os.totalmem() / 1048576),
       kernel: `${os.type()} ${os.release()}`,
       loadAvgAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
