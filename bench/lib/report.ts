@@ -204,11 +204,12 @@ function startupVerdict(
 export function renderSummary(r: Results): string {
   const e = r.environment;
   const lines: string[] = [];
-  const pinned = e.host.cpusAllowed && e.host.cpusAllowed !== `0-${e.host.cores - 1}` ? e.host.cpusAllowed : undefined;
+  const allCpus = e.host.cores === 1 ? '0' : `0-${e.host.cores - 1}`;
+  const pinned = e.host.cpusAllowed && e.host.cpusAllowed !== allCpus ? e.host.cpusAllowed : undefined;
   lines.push(`## Performance (bench run \`${r.name}\`)`, '');
   lines.push(
     `Measured ${e.date.slice(0, 10)} on ${e.host.cpuModel}, ${e.host.cores} cores, ${e.host.kernel}; ` +
-      `${pinned ? `**the whole run pinned to CPU ${pinned}** (client, servers and PostgreSQL share it); ` : ''}` +
+      `${pinned ? `**the whole run pinned to CPU${/[-,]/.test(pinned) ? 's' : ''} ${pinned}** (client, servers and PostgreSQL share it); ` : ''}` +
       `node ${e.versions.node}, bun ${e.versions.bun ?? '?'}, PostgreSQL ${e.versions.postgres ?? '?'} on the same host ` +
       `(loopback TCP); client: @modelcontextprotocol/sdk ${e.versions.mcpSdk ?? '?'} \`Client\` + ` +
       `\`StdioClientTransport\` under ${e.runner.runtime} ${e.runner.version}; pgmcp ${e.pgmcp.version ?? '?'} @ ${e.pgmcp.commit ?? '?'}` +
