@@ -365,21 +365,19 @@ async function main(): Promise<void> {
         for (const [id, cpu] of measured.clientCpuMs) clientCpuSum.set(id, (clientCpuSum.get(id) ?? 0) + cpu);
       }
       const median = (id: string) => summarize(callSamples.samples.get(id) ?? []).median;
-      draws.push({
+      const drawn = {
         directPgMs: round(median('direct-pg'), 3),
         directPoolMs: round(median('direct-pg-pool'), 3),
         binaryMs: round(median('binary'), 3),
         rawBinaryMs: round(median('raw-binary'), 3),
         referenceMs: round(median('reference'), 3),
         relayMs: round(median(RELAY_ID), 3),
-      });
-      const d0 = draws[draws.length - 1];
-      if (d0) {
-        log(
-          `  draw ${d + 1}: direct ${d0.directPgMs} ms, binary ${ratio(d0.binaryMs, d0.directPgMs)}× (SDK client), ` +
-            `${ratio(d0.rawBinaryMs, d0.directPgMs)}× (raw client)`,
-        );
-      }
+      };
+      draws.push(drawn);
+      log(
+        `  draw ${d + 1}: direct ${drawn.directPgMs} ms, binary ${ratio(drawn.binaryMs, drawn.directPgMs)}× (SDK client), ` +
+          `${ratio(drawn.rawBinaryMs, drawn.directPgMs)}× (raw client)`,
+      );
       if (!lastDraw) {
         // The last draw's servers stay up for the warm 5M-row statement below.
         for (const r of running.splice(0)) await r.close();
@@ -434,7 +432,7 @@ async function main(): Promise<void> {
         ratioToDirectPg: ratio(s.median, directMedian),
         ratioToPool: ratio(s.median, poolMedian),
         clientCpuMsPerRequest: client === undefined ? null : round(client, 3),
-        ...(cpu === undefined ? {} : { serverCpuMsPerRequest: cpu === null ? null : round(cpu, 3) }),
+        ...(cpu === undefined ? {} : { serverCpuMsPerRequest: round(cpu, 3) }),
         ...(jit ? { serverJitCpuMsPerRequest: round(jit, 3) } : {}),
       };
     }

@@ -168,16 +168,16 @@ function steadiness(r: Results): string {
 
 /** Each draw's own medians: how far apart fresh sets of processes and connections land. */
 function drawTable(r: Results): string[] {
-  const times = (a: number, b: number) => x(b > 0 ? a / b : null);
   return [
     "Each draw on its own (medians, ms; × = ÷ that draw's direct pg Client):",
     '',
     '| draw | direct pg Client | direct pg Pool(1) | bare relay, raw client | binary, SDK client | binary, raw client | reference, SDK client |',
     '|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.draws.map(
-      (d, i) =>
-        `| ${i + 1} | ${ms(d.directPgMs)} | ${ms(d.directPoolMs)} | ${d.relayMs === undefined ? '–' : `${ms(d.relayMs)} (${times(d.relayMs, d.directPgMs)})`} | ${ms(d.binaryMs)} (${times(d.binaryMs, d.directPgMs)}) | ${ms(d.rawBinaryMs)} (${times(d.rawBinaryMs, d.directPgMs)}) | ${ms(d.referenceMs)} (${times(d.referenceMs, d.directPgMs)}) |`,
-    ),
+    ...r.draws.map((d, i) => {
+      const vsDirect = (v: number) => `${ms(v)} (${x(ratio(v, d.directPgMs))})`;
+      const relay = d.relayMs === undefined ? '–' : vsDirect(d.relayMs);
+      return `| ${i + 1} | ${ms(d.directPgMs)} | ${ms(d.directPoolMs)} | ${relay} | ${vsDirect(d.binaryMs)} | ${vsDirect(d.rawBinaryMs)} | ${vsDirect(d.referenceMs)} |`;
+    }),
   ];
 }
 
